@@ -1,0 +1,239 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/claudemesh/claudemesh/internal/store/storetest"
+	"github.com/claudemesh/claudemesh/internal/testkit"
+)
+
+// brokerBin is built once per test process.
+var brokerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "claudemesh-broker-bin")
+	if err != nil {
+		panic(err)
+	}
+	brokerBin = filepath.Join(dir, "claudemesh-broker")
+	if out, err := exec.Command("go", "build", "-o", brokerBin, ".").CombinedOutput(); err != nil {
+		panic(fmt.Sprintf("building the broker: %v\n%s", err, out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is the environment for one broker instance on one store.
+type env struct {
+	t    *testing.T
+	vars []string
+	port int
+}
+
+func newEnv(t *testing.T, b storetest.Backend) *env {
+	dbURL, dataDir := b.DSN(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	vars := append(os.Environ(), fmt.Sprintf("BROKER_PORT=%d", port), "LOG_LEVEL=warn")
+	if dbURL != "" {
+		vars = append(vars, "DATABASE_URL="+dbURL)
+	} else {
+		vars = append(vars, "BROKER_DATA_DIR="+dataDir, "DATABASE_URL=")
+	}
+	return &env{t: t, vars: vars, port: port}
+}
+
+// run executes an operator subcommand and decodes its --json output.
+func (e *env) run(out any, args ...string) {
+	e.t.Helper()
+	cmd := exec.Command(brokerBin, args...)
+	cmd.Env = e.vars
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		e.t.Fatalf("%v: %v\n%s", args, err, stderr.String())
+	}
+	if out != nil {
+		if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+			e.t.Fatalf("%v: bad JSON %q: %v", args, stdout.String(), err)
+		}
+	}
+}
+
+// serve starts the broker and waits for /health.
+func (e *env) serve() *exec.Cmd {
+	e.t.Helper()
+	cmd := exec.Command(brokerBin, "serve")
+	cmd.Env = e.vars
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(e.url("http") + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("broker never became healthy: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+}
+
+func (e *env) url(scheme string) string { return fmt.Sprintf("%s://127.0.0.1:%d", scheme, e.port) }
+
+type memberOut struct {
+	ID string `json:"id"`
+}
+
+// setup creates a mesh with alice and bob through the operator subcommands.
+func (e *env) setup() (meshID string, alice, bob testkit.Hello) {
+	owner, a, b := testkit.NewIdentity(e.t), testkit.NewIdentity(e.t), testkit.NewIdentity(e.t)
+	var mesh struct {
+		ID   string `json:"id"`
+		Slug string `json:"slug"`
+	}
+	e.run(&mesh, "mesh", "create", "--name", "Crash Test", "--owner-pubkey", owner.Hex(), "--json")
+	if mesh.Slug != "crash-test" {
+		e.t.Fatalf("slug = %q", mesh.Slug)
+	}
+	var am, bm memberOut
+	e.run(&am, "member", "add", "--mesh", mesh.ID, "--pubkey", a.Hex(), "--name", "alice", "--json")
+	e.run(&bm, "member", "add", "--mesh", mesh.ID, "--pubkey", b.Hex(), "--name", "bob", "--role", "admin", "--json")
+	alice = testkit.Hello{MeshID: mesh.ID, MemberID: am.ID, Member: a, SessionID: "alice-s", ClientAck: true}
+	bob = testkit.Hello{MeshID: mesh.ID, MemberID: bm.ID, Member: b, SessionID: "bob-s", ClientAck: true}
+	return mesh.ID, alice, bob
+}
+
+// TestSIGKILLLosesNoAckedMessage kills the real binary right after acks and
+// checks every acked message reaches its recipient after a restart.
+func TestSIGKILLLosesNoAckedMessage(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			_, alice, bob := e.setup()
+			proc := e.serve()
+			ac, ack := testkit.Connect(t, e.url("ws")+"/ws", alice)
+			if ack["type"] != "hello_ack" {
+				t.Fatalf("hello: %v", ack)
+			}
+			const n = 200
+			for i := 0; i < n; i++ { // pipelined: acks arrive while later sends are in flight
+				ac.Send(map[string]any{"type": "send", "id": fmt.Sprint(i), "targetSpec": bob.Member.Hex(),
+					"priority": "now", "nonce": "", "ciphertext": fmt.Sprintf("c%03d", i), "enc": "plain"})
+			}
+			acked := map[string]string{}
+			for i := 0; i < n; i++ {
+				f := ac.WaitFor(testkit.Reply(fmt.Sprint(i)))
+				if f["type"] != "ack" {
+					t.Fatalf("send %d: %v", i, f)
+				}
+				acked[f["messageId"].(string)] = fmt.Sprintf("c%03d", i)
+			}
+			if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			proc.Wait()
+
+			e.serve()
+			bc, ack := testkit.Connect(t, e.url("ws")+"/ws", bob)
+			if ack["type"] != "hello_ack" {
+				t.Fatalf("bob hello after restart: %v", ack)
+			}
+			for i := 0; i < n; i++ {
+				p := bc.WaitFor(testkit.Push)
+				if want := fmt.Sprintf("c%03d", i); p["ciphertext"] != want || acked[p["messageId"].(string)] != want {
+					t.Fatalf("push %d = %v, want %s in send order", i, p["ciphertext"], want)
+				}
+			}
+		})
+	}
+}
+
+// TestOperatorRevokeClosesLiveSessionWithinOneSecond revokes from a second
+// process while the broker runs.
+func TestOperatorRevokeClosesLiveSessionWithinOneSecond(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			meshID, _, bob := e.setup()
+			e.serve()
+			bc, ack := testkit.Connect(t, e.url("ws")+"/ws", bob)
+			if ack["type"] != "hello_ack" {
+				t.Fatalf("hello: %v", ack)
+			}
+			var revoked struct {
+				RevokedAt *string `json:"revoked_at"`
+			}
+			start := time.Now()
+			e.run(&revoked, "member", "revoke", "--mesh", meshID, "--member", bob.MemberID, "--json")
+			if revoked.RevokedAt == nil {
+				t.Fatal("revoke --json shows no revoked_at")
+			}
+			err, ok := bc.WaitClosed(time.Second)
+			if !ok {
+				t.Fatalf("session open %v after revoke", time.Since(start))
+			}
+			if code, reason := testkit.CloseCode(err); code != 4001 || reason != "revoked" {
+				t.Fatalf("close = %d %q", code, reason)
+			}
+			var list []struct {
+				ID        string  `json:"id"`
+				RevokedAt *string `json:"revoked_at"`
+			}
+			e.run(&list, "member", "list", "--mesh", meshID, "--json")
+			if len(list) != 2 || !strings.HasPrefix(list[0].ID, "mem_") {
+				t.Fatalf("member list = %v", list)
+			}
+		})
+	}
+}
+
+func TestBadSettingIsAStartupErrorNamingTheVariable(t *testing.T) {
+	cmd := exec.Command(brokerBin, "serve")
+	cmd.Env = append(os.Environ(), "BROKER_PORT=seventy", "BROKER_DATA_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "BROKER_PORT") {
+		t.Fatalf("want a startup error naming BROKER_PORT, got %v: %s", err, out)
+	}
+}
+
+func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
+	e := newEnv(t, storetest.Backends(t)[0])
+	_, alice, _ := e.setup()
+	proc := e.serve()
+	ac, _ := testkit.Connect(t, e.url("ws")+"/ws", alice)
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err, ok := ac.WaitClosed(10 * time.Second)
+	if code, _ := testkit.CloseCode(err); !ok || code != 1001 {
+		t.Fatalf("client close = %d (%v)", code, err)
+	}
+	if err := proc.Wait(); err != nil {
+		t.Fatalf("broker exit after SIGTERM: %v", err)
+	}
+}

@@ -1,0 +1,157 @@
+// Package broker is the claudemesh message broker: it authenticates
+// sessions, routes end-to-end encrypted envelopes and delivers them at least
+// once from the store.
+//
+// Lock order (never acquire in the other direction):
+//
+//	hub.mu  ->  session.mu
+//	memberCache.mu is a leaf: never held while calling into the hub or a session.
+//
+// Goroutines per connection: one reader (handles frames in order), one
+// writer (drains the bounded write queue), one syncer (loads backlog from the
+// store). One committer goroutine owns all store writes of messages and acks.
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/claudemesh/claudemesh/internal/config"
+	"github.com/claudemesh/claudemesh/internal/store"
+)
+
+// Options wires a broker. Zero timing fields take the production defaults;
+// tests shorten them.
+type Options struct {
+	Config  config.Broker
+	Store   store.Store
+	Logger  *slog.Logger
+	Version string
+	NodeID  string
+
+	PingInterval       time.Duration // 30 s: broker pings every connection
+	PongTimeout        time.Duration // 45 s: no pong within this closes (75 s after the last traffic)
+	ResumeWindow       time.Duration // 90 s: a dropped session can be resumed
+	MemberPollInterval time.Duration // 250 ms: how fast revocations by other processes are seen
+	SweepInterval      time.Duration // 1 min: TTL expiry sweep
+	HelloTimeout       time.Duration // 10 s: first frame must arrive
+	WriteTimeout       time.Duration // 10 s: one socket write
+	WriteQueueSize     int           // 1024 frames per connection
+	Now                func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.PingInterval, 30*time.Second)
+	def(&o.PongTimeout, 45*time.Second)
+	def(&o.ResumeWindow, 90*time.Second)
+	def(&o.MemberPollInterval, 250*time.Millisecond)
+	def(&o.SweepInterval, time.Minute)
+	def(&o.HelloTimeout, 10*time.Second)
+	def(&o.WriteTimeout, 10*time.Second)
+	if o.WriteQueueSize == 0 {
+		o.WriteQueueSize = 1024
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.NodeID == "" {
+		o.NodeID = "node-1"
+	}
+}
+
+// Broker is one broker node.
+type Broker struct {
+	opts      Options
+	cfg       config.Broker
+	store     store.Store
+	log       *slog.Logger
+	hub       *hub
+	members   *memberCache
+	commits   *committer
+	replays   *replayCache
+	metrics   *metrics
+	startedAt time.Time
+
+	ctx      context.Context // cancelled at shutdown; parent of every connection
+	cancel   context.CancelFunc
+	draining atomic.Bool
+	conns    sync.WaitGroup // connection goroutines
+	loops    sync.WaitGroup // background loops
+}
+
+// New builds a broker; Start runs its background loops.
+func New(opts Options) (*Broker, error) {
+	if opts.Store == nil {
+		return nil, errors.New("broker: a store is required")
+	}
+	opts.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Broker{
+		opts: opts, cfg: opts.Config, store: opts.Store, log: opts.Logger,
+		replays: newReplayCache(), metrics: newMetrics(),
+		startedAt: opts.Now(), ctx: ctx, cancel: cancel,
+	}
+	b.hub = newHub(b)
+	b.members = newMemberCache(opts.Store)
+	b.commits = newCommitter(b)
+	return b, nil
+}
+
+// Start runs the committer, the member poller and the TTL sweeper.
+func (b *Broker) Start() {
+	b.commits.start()
+	b.goLoop(b.pollMembers)
+	b.goLoop(b.sweepExpired)
+}
+
+func (b *Broker) goLoop(f func()) {
+	b.loops.Add(1)
+	go func() { defer b.loops.Done(); f() }()
+}
+
+// Handler serves /ws, /health and /metrics.
+func (b *Broker) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", b.serveWS)
+	mux.HandleFunc("GET /health", b.serveHealth)
+	mux.Handle("GET /metrics", b.metrics.handler())
+	return mux
+}
+
+// Shutdown drains: refuse new sockets, close live ones with 1001, let the
+// committer flush what it accepted, end presences, stop loops. The store is
+// left open for the caller to close.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	if b.draining.Swap(true) {
+		return nil
+	}
+	b.hub.closeAll(statusGoingAway, "broker shutting down")
+	done := make(chan struct{})
+	go func() { b.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	b.commits.stop() // flushes every request already queued
+	b.cancel()
+	b.loops.Wait()
+	return ctx.Err()
+}
+
+func (b *Broker) now() time.Time { return b.opts.Now() }
+
+// Logger returns the broker's logger.
+func (b *Broker) Logger() *slog.Logger { return b.log }

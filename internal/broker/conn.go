@@ -1,0 +1,139 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/claudemesh/claudemesh/internal/protocol"
+)
+
+// errTooLarge marks a frame over MAX_MESSAGE_BYTES that was read and dropped.
+var errTooLarge = errors.New("frame over the size cap")
+
+func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
+	if b.draining.Load() {
+		http.Error(w, "broker is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return // Accept already wrote the HTTP error
+	}
+	// Frames up to this hard limit are read and dropped with too_large; past
+	// it the library closes with 1009 so a hostile peer cannot stream forever.
+	ws.SetReadLimit(int64(max(16*b.cfg.MaxMessageBytes, 1<<20)))
+	b.conns.Add(1)
+	defer b.conns.Done()
+	b.handleConn(ws)
+}
+
+// readFrame reads one text frame, enforcing the size cap without closing.
+func (b *Broker) readFrame(ctx context.Context, ws *websocket.Conn) ([]byte, error) {
+	typ, r, err := ws.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := int64(b.cfg.MaxMessageBytes)
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return nil, err
+		}
+		return nil, errTooLarge
+	}
+	if typ != websocket.MessageText {
+		return nil, protocol.Errorf(protocol.CodeMalformed, "binary frames are not supported; send JSON text frames")
+	}
+	return data, nil
+}
+
+func (b *Broker) handleConn(ws *websocket.Conn) {
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	s, err := b.authenticate(ctx, ws)
+	if err != nil {
+		ws.CloseNow()
+		return
+	}
+	go s.runWriter()
+	go s.runSyncer()
+	go b.keepAlive(ctx, s)
+	s.requestSync() // queued messages flow only after hello_ack, which is already queued
+	b.readLoop(ctx, s)
+	s.close(int(websocket.StatusNormalClosure), "")
+	b.endSession(s)
+}
+
+// readLoop handles frames one at a time: per-connection serialization.
+func (b *Broker) readLoop(ctx context.Context, s *session) {
+	for {
+		data, err := b.readFrame(ctx, s.ws)
+		var perr *protocol.Error
+		switch {
+		case errors.Is(err, errTooLarge):
+			s.send(protocol.EncodeError(protocol.Errorf(protocol.CodeTooLarge, "frame exceeds MAX_MESSAGE_BYTES and was dropped"), "", ""))
+			continue
+		case errors.As(err, &perr):
+			s.send(protocol.EncodeError(perr, "", ""))
+			continue
+		case err != nil:
+			return
+		}
+		select {
+		case <-s.done:
+			return
+		default:
+		}
+		b.handleFrame(ctx, s, data)
+	}
+}
+
+// keepAlive pings every PingInterval; a peer that does not answer within
+// PongTimeout is gone.
+func (b *Broker) keepAlive(ctx context.Context, s *session) {
+	t := time.NewTicker(b.opts.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, b.opts.PongTimeout)
+			err := s.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				b.log.Debug("closing a session that did not answer ping", "presence", s.presenceID, "err", err)
+				s.abort()
+				return
+			}
+		}
+	}
+}
+
+// endSession unregisters a finished connection and tells the mesh, unless a
+// newer socket took the session over.
+func (b *Broker) endSession(s *session) {
+	b.metrics.connections.Dec()
+	if !b.hub.unregister(s) {
+		return // superseded: the session lives on in its new socket
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.store.EndPresence(ctx, s.presenceID, b.now()); err != nil {
+		b.log.Warn("recording session end failed", "presence", s.presenceID, "err", err)
+	}
+	if !s.ephemeral {
+		b.announce(s.meshID, s.presenceID, eventForSession(protocol.EventPeerLeft, s))
+	}
+	b.log.Debug("session ended", "mesh", s.meshID, "member", s.member.ID, "presence", s.presenceID)
+}

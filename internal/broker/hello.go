@@ -1,0 +1,190 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/claudemesh/claudemesh/internal/ids"
+	"github.com/claudemesh/claudemesh/internal/protocol"
+	"github.com/claudemesh/claudemesh/internal/store"
+)
+
+const helloSkew = 60 * time.Second
+
+// authenticate runs the hello checks of protocol.md §2 in order, registers
+// the session and writes hello_ack. On failure the error frame is written,
+// the socket closed with 1008 and the code as reason.
+func (b *Broker) authenticate(ctx context.Context, ws *websocket.Conn) (*session, error) {
+	hctx, cancel := context.WithTimeout(ctx, b.opts.HelloTimeout)
+	data, err := b.readFrame(hctx, ws)
+	cancel()
+	if errors.Is(err, errTooLarge) {
+		return nil, b.refuse(ws, protocol.Errorf(protocol.CodeTooLarge, "hello exceeds MAX_MESSAGE_BYTES"), "")
+	}
+	var perr *protocol.Error
+	if errors.As(err, &perr) {
+		return nil, b.refuse(ws, perr, "")
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, perr := protocol.DecodeClientFrame(data)
+	if perr != nil {
+		return nil, b.refuse(ws, perr, "")
+	}
+	if f.Type != protocol.TypeHello {
+		return nil, b.refuse(ws, protocol.Errorf(protocol.CodeNoHello, "the first frame must be a hello"), f.ReqID)
+	}
+	s, perr := b.checkHello(ctx, f)
+	if perr != nil {
+		return nil, b.refuse(ws, perr, f.ReqID)
+	}
+	s.ws = ws
+	return s, b.admit(ctx, s, f)
+}
+
+// checkHello runs checks 1-5 and the session-key proof; it touches no shared
+// state except the replay cache, which records only hellos that pass.
+func (b *Broker) checkHello(ctx context.Context, f *protocol.ClientFrame) (*session, *protocol.Error) {
+	if perr := f.ValidateHello(); perr != nil {
+		return nil, perr
+	}
+	now := b.now()
+	skew := now.Sub(time.UnixMilli(f.Timestamp))
+	if skew > helloSkew || skew < -helloSkew {
+		return nil, protocol.Errorf(protocol.CodeTimestampSkew, "hello timestamp is more than 60 s away from the broker clock; check the system time")
+	}
+	if !protocol.VerifyHex(f.Pubkey, protocol.HelloCanonical(f.MeshID, f.MemberID, f.Pubkey, f.Timestamp), f.Signature) {
+		return nil, protocol.Errorf(protocol.CodeBadSignature, "hello signature does not verify against pubkey")
+	}
+	mesh, member, err := b.members.member(ctx, f.MeshID, f.MemberID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, protocol.Errorf(protocol.CodeUnauthorized, "no such member in this mesh, or the member was revoked")
+	case err != nil:
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the broker's store is unavailable; retry shortly")
+	case mesh.ArchivedAt != nil:
+		return nil, protocol.Errorf(protocol.CodeUnauthorized, "this mesh is archived")
+	case member.Pubkey != f.Pubkey:
+		return nil, protocol.Errorf(protocol.CodeUnauthorized, "pubkey does not belong to this member")
+	}
+	routing := f.Pubkey
+	if f.SessionPubkey != "" {
+		canon := protocol.SessionCanonical(f.MeshID, f.MemberID, f.Pubkey, f.SessionPubkey, f.Timestamp)
+		if !protocol.VerifyHex(f.SessionPubkey, canon, f.SessionSignature) {
+			return nil, protocol.Errorf(protocol.CodeBadSessionSignature, "sessionSignature does not prove sessionPubkey")
+		}
+		routing = f.SessionPubkey
+	}
+	if !b.replays.remember(f.Pubkey+"|"+f.Signature, now, time.UnixMilli(f.Timestamp).Add(helloSkew)) {
+		return nil, protocol.Errorf(protocol.CodeReplayed, "this exact signed hello was already used; sign a fresh one")
+	}
+	name := f.DisplayName
+	if name == "" {
+		name = member.DisplayName
+	}
+	status := "idle"
+	return &session{
+		b: b, presenceID: ids.New("pre"), meshID: f.MeshID, member: member,
+		sessionID: f.SessionID, sessionPubkey: f.SessionPubkey, routingAddr: routing,
+		displayName: name, hello: f, clientAck: f.HasCapability(protocol.CapClientAck),
+		protocol: f.Protocol, ephemeral: f.Ephemeral, connectedAt: now,
+		limiter: newTokenBucket(b.cfg.SendRatePerSec, now),
+		out:     make(chan outFrame, b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1),
+		status: status, source: "manual", inflight: map[string]struct{}{},
+	}, nil
+}
+
+// admit applies the connection cap (check 6), records the presence, takes
+// over a resumed session and writes hello_ack before any other frame.
+func (b *Broker) admit(ctx context.Context, s *session, f *protocol.ClientFrame) error {
+	groups, err := b.sessionGroups(ctx, s, f)
+	if err != nil {
+		return b.refuse(s.ws, protocol.Errorf(protocol.CodeUnavailable, "the broker's store is unavailable; retry shortly"), f.ReqID)
+	}
+	s.groups = groups
+	adm, ok := b.hub.register(s, b.cfg.MaxConnsPerMesh)
+	if !ok {
+		return b.refuse(s.ws, protocol.Errorf(protocol.CodeCapacity, "this mesh has reached MAX_CONNECTIONS_PER_MESH"), f.ReqID)
+	}
+	b.metrics.connections.Inc()
+	if adm.superseded != nil {
+		adm.superseded.close(statusSuperseded, "superseded")
+	}
+	if err := b.store.InsertPresence(ctx, b.presenceRow(s)); err != nil {
+		b.log.Warn("recording presence failed", "err", err)
+	}
+	ack := protocol.HelloAck{
+		Type: protocol.TypeHelloAck, PresenceID: s.presenceID, MeshID: s.meshID, MemberID: s.member.ID,
+		MemberDisplayName: s.member.DisplayName, Role: s.member.Role, Protocol: 2,
+		PeersOnline: b.peersOnline(s.meshID), Resumed: adm.resumed,
+	}
+	wctx, cancel := context.WithTimeout(ctx, b.opts.WriteTimeout)
+	err = s.ws.Write(wctx, websocket.MessageText, protocol.Encode(ack))
+	cancel()
+	if err != nil {
+		b.hub.unregister(s)
+		b.metrics.connections.Dec()
+		return err
+	}
+	b.metrics.hellos.WithLabelValues("ok").Inc()
+	// A revocation applied between the member check and register must still win.
+	if _, _, err := b.members.member(ctx, s.meshID, s.member.ID); errors.Is(err, store.ErrNotFound) {
+		s.close(statusRevoked, "revoked")
+	}
+	switch {
+	case s.ephemeral:
+	case adm.returned:
+		b.announce(s.meshID, s.presenceID, eventForSession(protocol.EventPeerReturned, s))
+	case !adm.resumed:
+		b.announce(s.meshID, s.presenceID, eventForSession(protocol.EventPeerJoined, s))
+	}
+	return nil
+}
+
+// sessionGroups takes the hello's groups and remembers them for the member,
+// or restores the remembered ones when the hello carries none.
+func (b *Broker) sessionGroups(ctx context.Context, s *session, f *protocol.ClientFrame) ([]protocol.Group, error) {
+	if len(f.Groups) == 0 {
+		return wireGroups(s.member.Groups), nil
+	}
+	gs := storeGroups(f.Groups)
+	if err := b.store.SetMemberGroups(ctx, s.meshID, s.member.ID, gs); err != nil {
+		return nil, err
+	}
+	b.members.setGroups(s.meshID, s.member.ID, gs)
+	return append([]protocol.Group(nil), f.Groups...), nil
+}
+
+func (b *Broker) peersOnline(meshID string) int {
+	n := 0
+	for _, s := range b.hub.sessions(meshID) {
+		if !s.ephemeral {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *Broker) presenceRow(s *session) store.Presence {
+	f := s.hello
+	return store.Presence{
+		ID: s.presenceID, MeshID: s.meshID, MemberID: s.member.ID, SessionID: s.sessionID,
+		SessionPubkey: s.sessionPubkey, NodeID: b.opts.NodeID, DisplayName: s.displayName,
+		PID: f.PID, CWD: f.CWD, Hostname: f.Hostname, PeerType: f.PeerType, Channel: f.Channel,
+		Model: f.Model, Ephemeral: s.ephemeral, ConnectedAt: s.connectedAt,
+	}
+}
+
+// refuse writes the error frame and closes with 1008 and the code as reason.
+func (b *Broker) refuse(ws *websocket.Conn, perr *protocol.Error, reqID string) error {
+	b.metrics.hellos.WithLabelValues(string(perr.Code)).Inc()
+	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+	_ = ws.Write(ctx, websocket.MessageText, protocol.EncodeError(perr, "", reqID))
+	cancel()
+	ws.Close(websocket.StatusPolicyViolation, string(perr.Code))
+	return perr
+}

@@ -1,0 +1,206 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/claudemesh/claudemesh/internal/store"
+)
+
+// meshMembers is the cached, non-revoked membership of one mesh.
+type meshMembers struct {
+	mesh     store.Mesh
+	byID     map[string]store.Member
+	byPubkey map[string]string // pubkey -> member id
+}
+
+// memberCache keeps mesh memberships in memory so hellos and routing do not
+// read the store per frame. The store stays the source of truth: a miss
+// reloads the mesh, and the member poller applies every change (including
+// ones made by other processes) within MemberPollInterval.
+// mu is a leaf lock: never call the hub or a session while holding it.
+type memberCache struct {
+	st     store.Store
+	mu     sync.RWMutex
+	meshes map[string]*meshMembers
+}
+
+func newMemberCache(st store.Store) *memberCache {
+	return &memberCache{st: st, meshes: map[string]*meshMembers{}}
+}
+
+// mesh returns the cached membership, loading it on first use.
+func (c *memberCache) mesh(ctx context.Context, meshID string) (*meshMembers, error) {
+	c.mu.RLock()
+	m := c.meshes[meshID]
+	c.mu.RUnlock()
+	if m != nil {
+		return m, nil
+	}
+	return c.reload(ctx, meshID)
+}
+
+// reload reads a mesh and its members from the store.
+func (c *memberCache) reload(ctx context.Context, meshID string) (*meshMembers, error) {
+	mesh, err := c.st.GetMesh(ctx, meshID)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.st.ListMembers(ctx, meshID)
+	if err != nil {
+		return nil, err
+	}
+	m := &meshMembers{mesh: mesh, byID: map[string]store.Member{}, byPubkey: map[string]string{}}
+	for _, mem := range list {
+		if mem.RevokedAt == nil {
+			m.byID[mem.ID] = mem
+			m.byPubkey[mem.Pubkey] = mem.ID
+		}
+	}
+	c.mu.Lock()
+	c.meshes[meshID] = m
+	c.mu.Unlock()
+	return m, nil
+}
+
+// member finds a live member by id, reloading once on a miss so a member
+// added a moment ago by another process can connect at once.
+func (c *memberCache) member(ctx context.Context, meshID, memberID string) (store.Mesh, store.Member, error) {
+	m, err := c.mesh(ctx, meshID)
+	if err != nil {
+		return store.Mesh{}, store.Member{}, err
+	}
+	c.mu.RLock()
+	mem, ok := m.byID[memberID]
+	c.mu.RUnlock()
+	if !ok {
+		if m, err = c.reload(ctx, meshID); err != nil {
+			return store.Mesh{}, store.Member{}, err
+		}
+		if mem, ok = m.byID[memberID]; !ok {
+			return m.mesh, store.Member{}, store.ErrNotFound
+		}
+	}
+	return m.mesh, mem, nil
+}
+
+// list returns the live members of a mesh.
+func (c *memberCache) list(ctx context.Context, meshID string) ([]store.Member, error) {
+	m, err := c.mesh(ctx, meshID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]store.Member, 0, len(m.byID))
+	for _, mem := range m.byID {
+		out = append(out, mem)
+	}
+	return out, nil
+}
+
+// byPubkey finds a live member by its ed25519 key.
+func (c *memberCache) byPubkey(ctx context.Context, meshID, pubkey string) (store.Member, bool) {
+	m, err := c.mesh(ctx, meshID)
+	if err != nil {
+		return store.Member{}, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	mem, ok := m.byID[m.byPubkey[pubkey]]
+	return mem, ok
+}
+
+// apply folds one changed member into a cached mesh (no-op if not cached).
+// It reports whether the member is newly revoked in the cache.
+func (c *memberCache) apply(mem store.Member) (revoked bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.meshes[mem.MeshID]
+	if m == nil {
+		return false
+	}
+	old, had := m.byID[mem.ID]
+	if had {
+		delete(m.byPubkey, old.Pubkey)
+	}
+	if mem.RevokedAt != nil {
+		delete(m.byID, mem.ID)
+		return had
+	}
+	m.byID[mem.ID] = mem
+	m.byPubkey[mem.Pubkey] = mem.ID
+	return false
+}
+
+// setGroups updates the cached remembered groups after a store write.
+func (c *memberCache) setGroups(meshID, memberID string, groups []store.Group) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m := c.meshes[meshID]; m != nil {
+		if mem, ok := m.byID[memberID]; ok {
+			mem.Groups = groups
+			m.byID[memberID] = mem
+		}
+	}
+}
+
+// pollMembers applies member changes from the store, closing the sessions of
+// revoked members. Revocations made by any process are seen within one poll.
+func (b *Broker) pollMembers() {
+	since := b.now().Add(-time.Second)
+	seen := map[string]time.Time{} // member id -> UpdatedAt already applied
+	ticker := time.NewTicker(b.opts.MemberPollInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		// Overlap the window so a change committed late with an earlier
+		// timestamp is still seen; seen[] makes reapplying harmless.
+		changed, err := b.store.MembersChangedSince(ctx, since.Add(-2*time.Second))
+		cancel()
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				b.log.Warn("polling member changes failed", "err", err)
+			}
+			continue
+		}
+		for _, mem := range changed {
+			if at, ok := seen[mem.ID]; ok && !mem.UpdatedAt.After(at) {
+				continue
+			}
+			seen[mem.ID] = mem.UpdatedAt
+			if mem.UpdatedAt.After(since) {
+				since = mem.UpdatedAt
+			}
+			wasLive := b.members.apply(mem)
+			if mem.RevokedAt != nil {
+				b.revokeSessions(mem, wasLive)
+			}
+		}
+		for id, at := range seen {
+			if at.Before(since.Add(-time.Minute)) {
+				delete(seen, id)
+			}
+		}
+	}
+}
+
+// revokeSessions closes a revoked member's sessions with 4001 and tells the
+// mesh once.
+func (b *Broker) revokeSessions(mem store.Member, announce bool) {
+	closed := 0
+	for _, s := range b.hub.memberSessions(mem.MeshID, mem.ID) {
+		s.close(statusRevoked, "revoked")
+		closed++
+	}
+	if announce || closed > 0 {
+		b.announce(mem.MeshID, "", eventMemberRevoked(mem))
+	}
+}

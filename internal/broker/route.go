@@ -1,0 +1,243 @@
+package broker
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/claudemesh/claudemesh/internal/protocol"
+	"github.com/claudemesh/claudemesh/internal/store"
+)
+
+// route is the resolved recipient set of one send.
+type route struct {
+	recipients []store.Recipient
+	kind       string
+	group      string
+}
+
+// resolver expands targets against one snapshot of the mesh (protocol.md §3).
+type resolver struct {
+	sender   *session
+	sessions []*session // live, non-ephemeral
+	members  []store.Member
+	seen     map[memberSession]bool
+	out      []store.Recipient
+	matched  bool // the current target reached someone (maybe already added)
+}
+
+// resolve expands targets. A target naming nobody triggers one reload of
+// the mesh's members from the store before no_such_peer is final, so a member
+// added a moment ago by another process is reachable at once.
+func (b *Broker) resolve(ctx context.Context, s *session, targets []string) (route, *protocol.Error) {
+	members, err := b.members.list(ctx, s.meshID)
+	if err != nil {
+		return route{}, errStoreDown
+	}
+	rt, perr := b.resolveAgainst(s, members, targets)
+	if perr == nil || perr.Code != protocol.CodeNoSuchPeer {
+		return rt, perr
+	}
+	if _, err := b.members.reload(ctx, s.meshID); err != nil {
+		return route{}, errStoreDown
+	}
+	if members, err = b.members.list(ctx, s.meshID); err != nil {
+		return route{}, errStoreDown
+	}
+	return b.resolveAgainst(s, members, targets)
+}
+
+func (b *Broker) resolveAgainst(s *session, members []store.Member, targets []string) (route, *protocol.Error) {
+	rv := &resolver{sender: s, members: members, seen: map[memberSession]bool{}}
+	for _, x := range b.hub.sessions(s.meshID) {
+		if !x.ephemeral {
+			rv.sessions = append(rv.sessions, x)
+		}
+	}
+	rt := route{kind: protocol.KindDirect}
+	groups := map[string]bool{}
+	for _, t := range targets {
+		rv.matched = false
+		kind, perr := rv.add(t)
+		if perr != nil {
+			return route{}, perr
+		}
+		if !rv.matched {
+			return route{}, protocol.Errorf(protocol.CodeNoSuchPeer, "target "+quoteTarget(t)+" resolves to nobody but the sender")
+		}
+		switch {
+		case kind == protocol.KindBroadcast:
+			rt.kind = protocol.KindBroadcast
+		case kind == protocol.KindGroup && rt.kind != protocol.KindBroadcast:
+			rt.kind = protocol.KindGroup
+			groups[strings.TrimPrefix(t, "@")] = true
+		}
+	}
+	if rt.kind == protocol.KindGroup && len(groups) == 1 {
+		for g := range groups {
+			rt.group = g
+		}
+	}
+	rt.recipients = rv.out
+	return rt, nil
+}
+
+// add expands one target and returns its kind.
+func (rv *resolver) add(t string) (string, *protocol.Error) {
+	switch {
+	case strings.HasPrefix(t, "#") || strings.HasPrefix(t, "tag:"):
+		return "", protocol.Errorf(protocol.CodeUnsupportedTarget, "channel (#) and tag: targets are not supported")
+	case t == "*" || t == "@all":
+		for _, m := range rv.members {
+			rv.addMember(m)
+		}
+		return protocol.KindBroadcast, nil
+	case strings.HasPrefix(t, "@"):
+		return protocol.KindGroup, rv.addGroup(strings.TrimPrefix(t, "@"))
+	case protocol.IsHexKey(t):
+		return protocol.KindDirect, rv.addPubkey(t)
+	default:
+		return protocol.KindDirect, rv.addName(t)
+	}
+}
+
+func (rv *resolver) addSession(x *session) {
+	k := x.key()
+	if x == rv.sender || k == rv.sender.key() {
+		return
+	}
+	rv.matched = true
+	if rv.seen[k] {
+		return
+	}
+	rv.seen[k] = true
+	rv.out = append(rv.out, store.Recipient{MemberID: x.member.ID, SessionID: x.sessionID, Pubkey: x.routingAddr, Name: x.displayName})
+}
+
+// addMember targets every live session of the member, or queues one
+// member-bound row when none is live. The sender's own member is never
+// queued: only its other live sessions receive.
+func (rv *resolver) addMember(m store.Member) {
+	live := false
+	for _, x := range rv.sessions {
+		if x.member.ID == m.ID {
+			live = true
+			rv.addSession(x)
+		}
+	}
+	k := memberSession{m.ID, ""}
+	if live || m.ID == rv.sender.member.ID {
+		return
+	}
+	rv.matched = true
+	if rv.seen[k] {
+		return
+	}
+	rv.seen[k] = true
+	rv.out = append(rv.out, store.Recipient{MemberID: m.ID, Pubkey: m.Pubkey, Name: m.DisplayName})
+}
+
+func (rv *resolver) addGroup(name string) *protocol.Error {
+	if !protocol.ValidGroupName(name) {
+		return protocol.Errorf(protocol.CodeNoSuchPeer, "no group "+quoteTarget(name)+": group names match [a-z0-9][a-z0-9_-/]{0,63}")
+	}
+	found := false
+	liveMembers := map[string]bool{}
+	for _, x := range rv.sessions {
+		liveMembers[x.member.ID] = true
+		if hasGroup(x.snapshotGroups(), name) {
+			found = true
+			rv.addSession(x)
+		}
+	}
+	for _, m := range rv.members {
+		if !liveMembers[m.ID] && hasGroup(wireGroups(m.Groups), name) {
+			found = true
+			rv.addMember(m)
+		}
+	}
+	if !found {
+		return protocol.Errorf(protocol.CodeNoSuchPeer, "nobody is in group @"+name)
+	}
+	return nil
+}
+
+func (rv *resolver) addPubkey(pk string) *protocol.Error {
+	for _, x := range rv.sessions {
+		if x.sessionPubkey == pk {
+			rv.addSession(x)
+			return nil
+		}
+	}
+	for _, m := range rv.members {
+		if m.Pubkey == pk {
+			rv.addMember(m)
+			return nil
+		}
+	}
+	return protocol.Errorf(protocol.CodeNoSuchPeer, "no peer or member with pubkey "+pk[:16]+"... in this mesh")
+}
+
+// addName resolves a display name, case-insensitively and exactly, among
+// members and live sessions. Several matching members is ambiguous.
+func (rv *resolver) addName(name string) *protocol.Error {
+	type candidate struct {
+		member   store.Member
+		byMember bool
+		sessions []*session
+	}
+	cands := map[string]*candidate{}
+	get := func(m store.Member) *candidate {
+		if cands[m.ID] == nil {
+			cands[m.ID] = &candidate{member: m}
+		}
+		return cands[m.ID]
+	}
+	for _, m := range rv.members {
+		if strings.EqualFold(m.DisplayName, name) {
+			get(m).byMember = true
+		}
+	}
+	for _, x := range rv.sessions {
+		if strings.EqualFold(x.displayName, name) {
+			c := get(x.member)
+			c.sessions = append(c.sessions, x)
+		}
+	}
+	switch len(cands) {
+	case 0:
+		return protocol.Errorf(protocol.CodeNoSuchPeer, "no peer or member named "+quoteTarget(name)+" in this mesh")
+	case 1:
+		for _, c := range cands {
+			if c.byMember {
+				rv.addMember(c.member)
+			}
+			for _, x := range c.sessions {
+				rv.addSession(x)
+			}
+		}
+		return nil
+	}
+	var names []string
+	for _, c := range cands {
+		names = append(names, c.member.DisplayName+" ("+c.member.Pubkey[:16]+"...)")
+	}
+	sort.Strings(names)
+	return protocol.Errorf(protocol.CodeAmbiguousTarget, "name "+quoteTarget(name)+" matches several members: "+strings.Join(names, ", ")+"; use a pubkey")
+}
+
+func hasGroup(gs []protocol.Group, name string) bool {
+	for _, g := range gs {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteTarget(t string) string {
+	if len(t) > 64 {
+		t = t[:64] + "..."
+	}
+	return `"` + t + `"`
+}

@@ -1,0 +1,64 @@
+package broker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/claudemesh/claudemesh/internal/ids"
+	"github.com/claudemesh/claudemesh/internal/protocol"
+	"github.com/claudemesh/claudemesh/internal/store"
+)
+
+// handleSend validates, routes and commits one message; the ack goes out
+// only after the commit (protocol.md §4). The reader waits for the commit,
+// which keeps a sender's messages in order.
+func (b *Broker) handleSend(ctx context.Context, s *session, f *protocol.ClientFrame) {
+	fail := func(perr *protocol.Error) { s.send(protocol.EncodeError(perr, f.ID, f.ReqID)) }
+	send, perr := f.ValidateSend()
+	if perr != nil {
+		fail(perr)
+		return
+	}
+	if !s.limiter.allow(b.now()) {
+		b.metrics.rateLimited.Inc()
+		fail(protocol.Errorf(protocol.CodeRateLimited, "sending faster than SEND_RATE_PER_SEC; slow down and resend"))
+		return
+	}
+	rt, perr := b.resolve(ctx, s, send.Targets)
+	if perr != nil {
+		fail(perr)
+		return
+	}
+	enc := send.Enc
+	if enc == "" {
+		enc = protocol.EncPlain
+		if !send.TargetIsArray && protocol.IsHexKey(send.Targets[0]) {
+			enc = protocol.EncBox
+		}
+	}
+	now := b.now()
+	msg := store.NewMessage{
+		ID: ids.New("msg"), MeshID: s.meshID, SenderMemberID: s.member.ID, SenderSessionID: s.sessionID,
+		SenderPubkey: s.routingAddr, SenderMemberPubkey: s.member.Pubkey, SenderName: s.displayName,
+		ClientMessageID: send.ClientMessageID, TargetSpec: string(f.TargetSpec), Priority: send.Priority,
+		Kind: rt.kind, Group: rt.group, Enc: enc, Nonce: send.Nonce, Ciphertext: send.Ciphertext,
+		CreatedAt: now, ExpiresAt: now.Add(b.cfg.MessageTTL), Recipients: rt.recipients,
+	}
+	frame := protocol.Encode(pushFrame(&store.Delivery{
+		MessageID: msg.ID, MeshID: msg.MeshID, SenderPubkey: msg.SenderPubkey,
+		SenderMemberPubkey: msg.SenderMemberPubkey, SenderName: msg.SenderName, Priority: msg.Priority,
+		Kind: msg.Kind, Group: msg.Group, Enc: msg.Enc, Nonce: msg.Nonce, Ciphertext: msg.Ciphertext, CreatedAt: now,
+	}))
+	res, err := b.commits.commit(ctx, msg, frame)
+	if err != nil {
+		var shutting *protocol.Error
+		if errors.As(err, &shutting) {
+			fail(shutting)
+		} else {
+			fail(errStoreDown)
+		}
+		return
+	}
+	s.send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, MessageID: res.MessageID,
+		Queued: true, Recipients: res.Recipients, ReqID: f.ReqID}))
+}

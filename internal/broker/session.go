@@ -1,0 +1,253 @@
+package broker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/claudemesh/claudemesh/internal/protocol"
+	"github.com/claudemesh/claudemesh/internal/store"
+)
+
+// WebSocket close codes the broker uses.
+const (
+	statusGoingAway   = int(websocket.StatusGoingAway)       // 1001: shutdown
+	statusPolicy      = int(websocket.StatusPolicyViolation) // 1008: hello refused
+	statusTooBig      = int(websocket.StatusMessageTooBig)   // 1009
+	statusSuperseded  = 4000
+	statusRevoked     = 4001
+	statusSlowConsume = 4002
+)
+
+// outFrame is one queued frame. pushID is set for message pushes so the
+// writer can treat a successful write as the ack of an old client.
+type outFrame struct {
+	data   []byte
+	pushID string
+}
+
+// pushItem is a message offered to a session, live or from the backlog.
+type pushItem struct {
+	messageID string
+	priority  string
+	frame     []byte
+}
+
+// session is one authenticated connection. Fields above mu are fixed after
+// the hello; fields below it are guarded by mu.
+type session struct {
+	b             *Broker
+	ws            *websocket.Conn
+	presenceID    string
+	meshID        string
+	member        store.Member
+	sessionID     string
+	sessionPubkey string
+	routingAddr   string // session pubkey when proven, else member pubkey
+	displayName   string
+	hello         *protocol.ClientFrame
+	clientAck     bool
+	protocol      int
+	ephemeral     bool
+	connectedAt   time.Time
+	limiter       *tokenBucket // used only by the reader goroutine
+
+	out       chan outFrame
+	done      chan struct{} // closed when the connection is finished
+	closeOnce sync.Once
+	kick      chan struct{} // wakes the syncer (capacity 1)
+	syncMu    sync.Mutex    // serializes backlog loads (syncer and fetch_pending)
+
+	mu       sync.Mutex
+	status   string
+	source   string
+	groups   []protocol.Group
+	syncing  bool
+	buffered []pushItem
+	inflight map[string]struct{} // pushed, not yet acked
+}
+
+func (s *session) key() memberSession { return memberSession{s.member.ID, s.sessionID} }
+
+// held reports whether a message of this priority waits under the current
+// status (protocol.md §4 gating table). Caller holds s.mu.
+func (s *session) heldLocked(priority string) bool {
+	return priority != protocol.PriorityNow && s.status != "idle"
+}
+
+// offer delivers a freshly committed message. While a backlog load runs, live
+// messages wait behind it so each recipient sees send order.
+func (s *session) offer(it pushItem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.syncing {
+		s.buffered = append(s.buffered, it)
+		return
+	}
+	s.pushLocked(it, true)
+}
+
+// pushLocked queues a push unless it is already in flight or held by the
+// gate. A held message stays pending in the store until the next sync.
+func (s *session) pushLocked(it pushItem, gate bool) bool {
+	if _, dup := s.inflight[it.messageID]; dup {
+		return false
+	}
+	if gate && s.heldLocked(it.priority) {
+		return false
+	}
+	s.inflight[it.messageID] = struct{}{}
+	s.enqueue(outFrame{data: it.frame, pushID: it.messageID})
+	return true
+}
+
+// send queues a non-push frame.
+func (s *session) send(data []byte) { s.enqueue(outFrame{data: data}) }
+
+// enqueue never blocks: a connection whose queue is full is too slow and is
+// closed; everything undelivered stays pending in the store.
+func (s *session) enqueue(f outFrame) {
+	select {
+	case s.out <- f:
+	case <-s.done:
+	default:
+		s.b.metrics.slowConsumers.Inc()
+		go s.close(statusSlowConsume, "write queue full")
+	}
+}
+
+// sync loads the session's pending rows from the store and pushes them in
+// order, then releases live messages that arrived meanwhile. ignoreGate is
+// set by fetch_pending, which pulls held messages too. It returns how many
+// pushes it queued.
+func (s *session) sync(ctx context.Context, ignoreGate bool) (int, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	s.syncing = true
+	s.mu.Unlock()
+
+	rows, err := s.loadBacklog(ctx)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pushed := 0
+	for i := range rows {
+		if s.pushLocked(backlogItem(&rows[i]), !ignoreGate) {
+			pushed++
+		}
+	}
+	for _, it := range s.buffered {
+		s.pushLocked(it, true)
+	}
+	s.buffered, s.syncing = nil, false
+	return pushed, err
+}
+
+func (s *session) loadBacklog(ctx context.Context) ([]store.Delivery, error) {
+	now := s.b.now()
+	if _, err := s.b.store.ClaimMemberQueue(ctx, s.meshID, s.member.ID, s.sessionID, now); err != nil {
+		return nil, err
+	}
+	return s.b.store.PendingForSession(ctx, s.meshID, s.member.ID, s.sessionID, now, 0)
+}
+
+// requestSync wakes the syncer without blocking; one pending wake is enough.
+func (s *session) requestSync() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *session) runSyncer() {
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+			if _, err := s.sync(s.b.ctx, false); err != nil {
+				s.b.log.Warn("loading pending messages failed; will retry on next wake", "session", s.presenceID, "err", err)
+			}
+		}
+	}
+}
+
+// acked records a delivery: on client_ack, or on a good write for old clients.
+func (s *session) acked(messageID string) {
+	s.mu.Lock()
+	delete(s.inflight, messageID)
+	s.mu.Unlock()
+	s.b.commits.markDelivered(store.DeliveryKey{MessageID: messageID, MemberID: s.member.ID, SessionID: s.sessionID})
+}
+
+func (s *session) runWriter() {
+	for {
+		select {
+		case <-s.done:
+			return
+		case f := <-s.out:
+			ctx, cancel := context.WithTimeout(s.b.ctx, s.b.opts.WriteTimeout)
+			err := s.ws.Write(ctx, websocket.MessageText, f.data)
+			cancel()
+			if err != nil {
+				s.abort()
+				return
+			}
+			if f.pushID != "" && !s.clientAck {
+				s.acked(f.pushID)
+			}
+		}
+	}
+}
+
+// close ends the connection once with a close frame; the reader's cleanup
+// unregisters it. The handshake runs in the background (the library bounds
+// it at 5 s) so a caller holding no lock is never stalled by a slow peer.
+func (s *session) close(code int, reason string) {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		go s.ws.Close(websocket.StatusCode(code), reason)
+	})
+}
+
+// abort drops a peer that is gone or too slow for a close handshake.
+func (s *session) abort() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.ws.CloseNow()
+	})
+}
+
+func (s *session) setStatus(status, source string) {
+	s.mu.Lock()
+	wasHeld := s.status != "idle"
+	s.status, s.source = status, source
+	s.mu.Unlock()
+	if wasHeld && status == "idle" {
+		s.requestSync() // held messages flow the moment the status becomes idle
+	}
+}
+
+func (s *session) snapshotGroups() []protocol.Group {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]protocol.Group(nil), s.groups...)
+}
+
+func backlogItem(d *store.Delivery) pushItem {
+	return pushItem{messageID: d.MessageID, priority: d.Priority, frame: protocol.Encode(pushFrame(d))}
+}
+
+func pushFrame(d *store.Delivery) protocol.Push {
+	return protocol.Push{
+		Type: protocol.TypePush, MessageID: d.MessageID, MeshID: d.MeshID,
+		SenderPubkey: d.SenderPubkey, SenderMemberPubkey: d.SenderMemberPubkey, SenderName: d.SenderName,
+		Priority: d.Priority, Nonce: d.Nonce, Ciphertext: d.Ciphertext, Enc: d.Enc,
+		Kind: d.Kind, Group: d.Group, CreatedAt: isoTime(d.CreatedAt),
+	}
+}
+
+func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// claimFilter selects the member's unexpired, pending, member-bound rows in a mesh.
+const claimFilter = `d.member_id = ?1 AND d.session_id = '' AND d.status = 'pending'
+	AND EXISTS (SELECT 1 FROM messages m WHERE m.seq = d.message_seq AND m.mesh_id = ?2 AND m.expires_at > ?3)`
+
+// sessionRowExists: the message already has a row for the claiming session.
+const sessionRowExists = `EXISTS (SELECT 1 FROM deliveries x
+	WHERE x.message_seq = d.message_seq AND x.member_id = d.member_id AND x.session_id = ?4)`
+
+func (s *sqliteStore) ClaimMemberQueue(ctx context.Context, meshID, memberID, sessionID string, now time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, "claim member queue", func(tx *sql.Tx) error {
+		args := []any{memberID, meshID, msOf(now), sessionID}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries AS d SET session_id = ?4
+			WHERE `+claimFilter+` AND NOT `+sessionRowExists, args...)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		// What is left collides with a row the session already has: redundant.
+		_, err = tx.ExecContext(ctx, `DELETE FROM deliveries AS d WHERE `+claimFilter+` AND `+sessionRowExists, args...)
+		return err
+	})
+	return int(n), err
+}
+
+func (s *sqliteStore) PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT m.seq, m.id, m.mesh_id, d.member_id, d.session_id,
+		m.sender_pubkey, m.sender_member_pubkey, m.sender_name, m.priority, m.kind, m.grp, m.enc,
+		m.nonce, m.ciphertext, m.created_at, m.expires_at
+		FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+		WHERE d.member_id = ? AND d.session_id = ? AND d.status = 'pending'
+		  AND m.mesh_id = ? AND m.expires_at > ?
+		ORDER BY d.message_seq LIMIT ?`, memberID, sessionID, meshID, msOf(now), limit)
+	if err != nil {
+		return nil, sqliteErr("pending for session", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		var created, expires int64
+		if err := rows.Scan(&d.Seq, &d.MessageID, &d.MeshID, &d.MemberID, &d.SessionID,
+			&d.SenderPubkey, &d.SenderMemberPubkey, &d.SenderName, &d.Priority, &d.Kind, &d.Group,
+			&d.Enc, &d.Nonce, &d.Ciphertext, &created, &expires); err != nil {
+			return nil, sqliteErr("pending for session", err)
+		}
+		d.CreatedAt, d.ExpiresAt = fromMS(created), fromMS(expires)
+		out = append(out, d)
+	}
+	return out, sqliteErr("pending for session", rows.Err())
+}
+
+func (s *sqliteStore) MarkDelivered(ctx context.Context, keys []DeliveryKey, at time.Time) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.tx(ctx, "mark delivered", func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = 'delivered', delivered_at = ?
+			WHERE status = 'pending' AND member_id = ? AND session_id = ?
+			  AND message_seq = (SELECT seq FROM messages WHERE id = ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, k := range keys {
+			if _, err := st.ExecContext(ctx, msOf(at), k.MemberID, k.SessionID, k.MessageID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

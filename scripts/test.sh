@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test, with race detection, against SQLite and PostgreSQL.
+# Without CLAUDEMESH_TEST_DATABASE_URL it starts a throwaway PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${CLAUDEMESH_TEST_DATABASE_URL:-}" ]; then
+  . scripts/pg-throwaway.sh
+fi
+export CLAUDEMESH_REQUIRE_POSTGRES=1 # PostgreSQL tests must run, never skip
+go test -race -count=1 -timeout 20m "$@" ./...
