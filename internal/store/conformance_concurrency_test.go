@@ -115,3 +115,47 @@ func TestCommitMessagesConcurrentSameKey(t *testing.T) {
 		}
 	})
 }
+
+// Sessions of one member that end together and release the same messages
+// leave exactly one member-bound row per message, and no error. Enough
+// rows that the statements overlap (an UPDATE of the key would conflict).
+func TestReleaseSessionRowsConcurrent(t *testing.T) {
+	const workers, msgs = 8, 400
+	storetest.ForEachBackend(t, func(t *testing.T, s store.Store) {
+		f := newFixture(t, s)
+		var batch []store.NewMessage
+		for i := range msgs {
+			var rs []store.Recipient
+			for w := range workers {
+				rs = append(rs, to(f.bob, fmt.Sprintf("s%d", w)))
+			}
+			batch = append(batch, f.msg(fmt.Sprintf("m%02d", i), rs...))
+		}
+		f.commit(t, 0, batch...)
+		released := make([]int, workers)
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				released[w], errs[w] = s.ReleaseSessionRows(context.Background(), f.mesh.ID, f.bob.ID, fmt.Sprintf("s%d", w))
+			})
+		}
+		wg.Wait()
+		total := 0
+		for w := range workers {
+			must(t, errs[w])
+			total += released[w]
+		}
+		if total != msgs {
+			t.Fatalf("released %d rows in all, want %d", total, msgs)
+		}
+		if got := len(f.pendingIDs(t, f.bob, "")); got != msgs {
+			t.Fatalf("%d member-bound rows, want %d", got, msgs)
+		}
+		_, pending, err := s.CountMessages(context.Background(), f.mesh.ID)
+		must(t, err)
+		if pending != msgs {
+			t.Fatalf("%d pending rows left, want %d (one per message)", pending, msgs)
+		}
+	})
+}

@@ -183,8 +183,14 @@ func TestExpireDeliveries(t *testing.T) {
 			at("alive", now.Add(time.Hour), to(f.bob, "s1")),
 			at("old", now.Add(-3*24*time.Hour), to(f.bob, "s1")),
 			at("edge", now, to(f.bob, "s1")), // expires_at <= now: expired
+			at("old-delivered", now.Add(-3*24*time.Hour), to(f.bob, "s1")),
+			at("fresh-delivered", now.Add(4*24*time.Hour), to(f.bob, "s1")),
 		)
-		must(t, s.MarkDelivered(ctx, []store.DeliveryKey{{MessageID: "recent", MemberID: f.bob.ID, SessionID: "s1"}}, now))
+		var delivered []store.DeliveryKey
+		for _, id := range []string{"recent", "old-delivered", "fresh-delivered"} {
+			delivered = append(delivered, store.DeliveryKey{MessageID: id, MemberID: f.bob.ID, SessionID: "s1"})
+		}
+		must(t, s.MarkDelivered(ctx, delivered, t0))
 
 		status := func(id string) []string {
 			t.Helper()
@@ -207,19 +213,28 @@ func TestExpireDeliveries(t *testing.T) {
 		equal(t, "recent", status("recent"), []string{store.DeliveryDelivered, store.DeliveryExpired})
 		equal(t, "alive", status("alive"), []string{store.DeliveryPending})
 		equal(t, "edge", status("edge"), []string{store.DeliveryExpired})
-		equal(t, "old (swept)", status("old"), []string(nil))
+		// Past TTL+retain, delivered rows go too, and with them the ciphertext.
+		for _, id := range []string{"old", "old-delivered"} {
+			equal(t, id+" (swept)", status(id), []string(nil))
+		}
+		equal(t, "fresh-delivered", status("fresh-delivered"), []string{store.DeliveryDelivered})
 		equal(t, "pending", f.pendingIDs(t, f.bob, "s1"), []string{"alive"})
 
-		// Past the retention of every message: expired rows and the messages
-		// left without rows go; delivered rows stay.
+		// Past the retention of all but fresh-delivered (expired, but within
+		// retain): every row of the others goes, and the messages with them.
 		n, err = s.ExpireDeliveries(ctx, now.Add(5*24*time.Hour), retain)
 		must(t, err)
 		if n != 1 {
 			t.Fatalf("second sweep expired %d rows, want 1 (alive)", n)
 		}
-		equal(t, "recent", status("recent"), []string{store.DeliveryDelivered})
-		for _, id := range []string{"alive", "edge"} {
+		for _, id := range []string{"recent", "alive", "edge"} {
 			equal(t, id+" (swept)", status(id), []string(nil))
+		}
+		equal(t, "fresh-delivered", status("fresh-delivered"), []string{store.DeliveryDelivered})
+		msgs, pending, err := s.CountMessages(ctx, f.mesh.ID)
+		must(t, err)
+		if msgs != 1 || pending != 0 {
+			t.Fatalf("left: %d messages, %d pending rows; want 1, 0", msgs, pending)
 		}
 	})
 }

@@ -158,17 +158,21 @@ func (p *commitPlan) finish(seqs []int64) []CommitResult {
 }
 
 // uniqueRecipients drops repeated (member, session) pairs: a message has at
-// most one delivery row per recipient, and the ack counts rows.
+// most one delivery row per recipient, and the ack counts rows. A repeat
+// that is pinned pins the kept row: handing a pinned message to another
+// session is the one mistake that must not happen.
 func uniqueRecipients(rs []Recipient) []Recipient {
 	type key struct{ member, session string }
-	seen := make(map[key]bool, len(rs))
+	seen := make(map[key]int, len(rs)) // index in out
 	out := make([]Recipient, 0, len(rs))
 	for _, r := range rs {
 		k := key{r.MemberID, r.SessionID}
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, r)
+		if i, ok := seen[k]; ok {
+			out[i].Pinned = out[i].Pinned || r.Pinned
+			continue
 		}
+		seen[k] = len(out)
+		out = append(out, r)
 	}
 	return out
 }

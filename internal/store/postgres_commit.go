@@ -125,6 +125,7 @@ func pgWriteCommit(ctx context.Context, tx pgx.Tx, p *commitPlan, seqs []int64) 
 		mCreated, mExpires                        []time.Time
 		dSeq                                      []int64
 		dMember, dSess, dPub, dName               []string
+		dPinned                                   []bool
 	)
 	for i, m := range p.msgs {
 		if !p.insert[i] {
@@ -141,7 +142,7 @@ func pgWriteCommit(ctx context.Context, tx pgx.Tx, p *commitPlan, seqs []int64) 
 		mCreated, mExpires = append(mCreated, toMS(m.CreatedAt)), append(mExpires, toMS(m.ExpiresAt))
 		for _, r := range p.recips[i] {
 			dSeq, dMember, dSess = append(dSeq, seqs[i]), append(dMember, r.MemberID), append(dSess, r.SessionID)
-			dPub, dName = append(dPub, r.Pubkey), append(dName, r.Name)
+			dPub, dName, dPinned = append(dPub, r.Pubkey), append(dName, r.Name), append(dPinned, r.Pinned)
 		}
 	}
 	b := &pgx.Batch{}
@@ -160,9 +161,9 @@ func pgWriteCommit(ctx context.Context, tx pgx.Tx, p *commitPlan, seqs []int64) 
 			mEnc, mNonce, mCipher, mCount, mCreated, mExpires)
 	}
 	if len(dSeq) > 0 {
-		b.Queue(`INSERT INTO deliveries (message_seq, member_id, session_id, recipient_pubkey, recipient_name)
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])`,
-			dSeq, dMember, dSess, dPub, dName)
+		b.Queue(`INSERT INTO deliveries (message_seq, member_id, session_id, pinned, recipient_pubkey, recipient_name)
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[])`,
+			dSeq, dMember, dSess, dPinned, dPub, dName)
 	}
 	if b.Len() == 0 {
 		return nil

@@ -34,12 +34,38 @@ func (s *pgStore) ClaimMemberQueue(ctx context.Context, meshID, memberID, sessio
 	return n, err
 }
 
+// ReleaseSessionRows moves rows by delete-and-insert in one statement. ON
+// CONFLICT DO NOTHING drops a row whose member-bound twin exists, also when
+// a concurrent release of another session of the member just created it
+// (an UPDATE of the key would fail with a unique violation there).
+func (s *pgStore) ReleaseSessionRows(ctx context.Context, meshID, memberID, sessionID string) (int, error) {
+	if sessionID == "" {
+		return 0, nil // member-bound rows are released already
+	}
+	var n int
+	err := s.retry(ctx, "release session rows", func() error {
+		return s.pool.QueryRow(ctx, `WITH moved AS (
+			DELETE FROM deliveries d USING messages m
+			WHERE m.seq = d.message_seq AND d.member_id = $1 AND d.session_id = $2
+			  AND d.status = 'pending' AND NOT d.pinned AND m.mesh_id = $3
+			RETURNING d.message_seq, d.member_id, d.recipient_pubkey, d.recipient_name
+		), released AS (
+			INSERT INTO deliveries (message_seq, member_id, session_id, recipient_pubkey, recipient_name)
+			SELECT message_seq, member_id, '', recipient_pubkey, recipient_name FROM moved
+			ON CONFLICT DO NOTHING
+			RETURNING 1
+		)
+		SELECT count(*) FROM released`, memberID, sessionID, meshID).Scan(&n)
+	})
+	return n, err
+}
+
 func (s *pgStore) PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error) {
 	var lim *int // NULL: no limit
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT m.seq, m.id, m.mesh_id, d.member_id, d.session_id,
+	rows, err := s.pool.Query(ctx, `SELECT m.seq, m.id, m.mesh_id, d.member_id, d.session_id, d.pinned,
 		m.sender_pubkey, m.sender_member_pubkey, m.sender_name, m.priority, m.kind, m.grp, m.enc,
 		m.nonce, m.ciphertext, m.created_at, m.expires_at
 		FROM deliveries d JOIN messages m ON m.seq = d.message_seq
@@ -51,7 +77,7 @@ func (s *pgStore) PendingForSession(ctx context.Context, meshID, memberID, sessi
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
 		var d Delivery
-		err := r.Scan(&d.Seq, &d.MessageID, &d.MeshID, &d.MemberID, &d.SessionID,
+		err := r.Scan(&d.Seq, &d.MessageID, &d.MeshID, &d.MemberID, &d.SessionID, &d.Pinned,
 			&d.SenderPubkey, &d.SenderMemberPubkey, &d.SenderName, &d.Priority, &d.Kind, &d.Group,
 			&d.Enc, &d.Nonce, &d.Ciphertext, &d.CreatedAt, &d.ExpiresAt)
 		d.CreatedAt, d.ExpiresAt = d.CreatedAt.UTC(), d.ExpiresAt.UTC()
@@ -123,12 +149,24 @@ func (s *pgStore) ExpireDeliveries(ctx context.Context, now time.Time, retain ti
 			return err
 		}
 		expired = tag.RowsAffected()
+		// = ANY(ARRAY(...)) pins the plan to probes of the primary key: as a
+		// join, delivered rows (the bulk of the table) invite a seq scan.
 		b := &pgx.Batch{}
-		b.Queue(`DELETE FROM deliveries d USING messages m
-			WHERE m.seq = d.message_seq AND d.status = 'expired' AND m.expires_at <= $1`, cutoff)
+		b.Queue(`DELETE FROM deliveries d
+			WHERE d.message_seq = ANY (ARRAY(SELECT seq FROM messages WHERE expires_at <= $1))
+			  AND d.status IN ('expired', 'delivered')`, cutoff)
 		b.Queue(`DELETE FROM messages m WHERE m.expires_at <= $1
 			AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_seq = m.seq)`, cutoff)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	return int(expired), err
+}
+
+func (s *pgStore) CountMessages(ctx context.Context, meshID string) (messages, pending int, err error) {
+	// One statement, so both counts come from one snapshot.
+	err = s.pool.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM messages WHERE mesh_id = $1),
+		(SELECT count(*) FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+		 WHERE d.status = 'pending' AND m.mesh_id = $1)`, meshID).Scan(&messages, &pending)
+	return messages, pending, pgErr("count messages", err)
 }

@@ -35,11 +35,11 @@ func (s *sqliteStore) CommitMessages(ctx context.Context, msgs []NewMessage, win
 		var rows [][]any
 		for i := range msgs {
 			for _, r := range p.recips[i] {
-				rows = append(rows, []any{seqs[i], r.MemberID, r.SessionID, r.Pubkey, r.Name})
+				rows = append(rows, []any{seqs[i], r.MemberID, r.SessionID, r.Pinned, r.Pubkey, r.Name})
 			}
 		}
 		err = sqliteInsertRows(ctx, tx, `INSERT INTO deliveries
-			(message_seq, member_id, session_id, recipient_pubkey, recipient_name) VALUES `, "", rows, nil)
+			(message_seq, member_id, session_id, pinned, recipient_pubkey, recipient_name) VALUES `, "", rows, nil)
 		if err != nil {
 			return err
 		}

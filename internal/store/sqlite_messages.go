@@ -33,11 +33,41 @@ func (s *sqliteStore) ClaimMemberQueue(ctx context.Context, meshID, memberID, se
 	return int(n), err
 }
 
+// releaseFilter selects the session's pending, unpinned rows in a mesh.
+const releaseFilter = `d.member_id = ?1 AND d.session_id = ?2 AND d.status = 'pending' AND d.pinned = 0
+	AND EXISTS (SELECT 1 FROM messages m WHERE m.seq = d.message_seq AND m.mesh_id = ?3)`
+
+// memberRowExists: the message already has a member-bound row for the member.
+const memberRowExists = `EXISTS (SELECT 1 FROM deliveries x
+	WHERE x.message_seq = d.message_seq AND x.member_id = d.member_id AND x.session_id = '')`
+
+func (s *sqliteStore) ReleaseSessionRows(ctx context.Context, meshID, memberID, sessionID string) (int, error) {
+	if sessionID == "" {
+		return 0, nil // member-bound rows are released already
+	}
+	var n int64
+	err := s.tx(ctx, "release session rows", func(tx *sql.Tx) error {
+		args := []any{memberID, sessionID, meshID}
+		res, err := tx.ExecContext(ctx, `UPDATE deliveries AS d SET session_id = ''
+			WHERE `+releaseFilter+` AND NOT `+memberRowExists, args...)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		// What is left collides with a member-bound row: redundant.
+		_, err = tx.ExecContext(ctx, `DELETE FROM deliveries AS d WHERE `+releaseFilter+` AND `+memberRowExists, args...)
+		return err
+	})
+	return int(n), err
+}
+
 func (s *sqliteStore) PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT m.seq, m.id, m.mesh_id, d.member_id, d.session_id,
+	rows, err := s.r.QueryContext(ctx, `SELECT m.seq, m.id, m.mesh_id, d.member_id, d.session_id, d.pinned,
 		m.sender_pubkey, m.sender_member_pubkey, m.sender_name, m.priority, m.kind, m.grp, m.enc,
 		m.nonce, m.ciphertext, m.created_at, m.expires_at
 		FROM deliveries d JOIN messages m ON m.seq = d.message_seq
@@ -52,7 +82,7 @@ func (s *sqliteStore) PendingForSession(ctx context.Context, meshID, memberID, s
 	for rows.Next() {
 		var d Delivery
 		var created, expires int64
-		if err := rows.Scan(&d.Seq, &d.MessageID, &d.MeshID, &d.MemberID, &d.SessionID,
+		if err := rows.Scan(&d.Seq, &d.MessageID, &d.MeshID, &d.MemberID, &d.SessionID, &d.Pinned,
 			&d.SenderPubkey, &d.SenderMemberPubkey, &d.SenderName, &d.Priority, &d.Kind, &d.Group,
 			&d.Enc, &d.Nonce, &d.Ciphertext, &created, &expires); err != nil {
 			return nil, sqliteErr("pending for session", err)

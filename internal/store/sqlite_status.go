@@ -45,6 +45,8 @@ func (s *sqliteStore) MessageStatus(ctx context.Context, meshID, messageID strin
 func (s *sqliteStore) ExpireDeliveries(ctx context.Context, now time.Time, retain time.Duration) (int, error) {
 	var expired int64
 	cutoff := msOf(now.Add(-retain))
+	// Every statement walks messages_expires_idx and probes deliveries by
+	// its primary key (message_seq first).
 	err := s.tx(ctx, "expire deliveries", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'expired'
 			WHERE status = 'pending'
@@ -56,7 +58,7 @@ func (s *sqliteStore) ExpireDeliveries(ctx context.Context, now time.Time, retai
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deliveries
-			WHERE status = 'expired'
+			WHERE status IN ('expired', 'delivered')
 			  AND message_seq IN (SELECT seq FROM messages WHERE expires_at <= ?)`, cutoff); err != nil {
 			return err
 		}
@@ -66,4 +68,13 @@ func (s *sqliteStore) ExpireDeliveries(ctx context.Context, now time.Time, retai
 		return err
 	})
 	return int(expired), err
+}
+
+func (s *sqliteStore) CountMessages(ctx context.Context, meshID string) (messages, pending int, err error) {
+	// One statement, so both counts come from one snapshot.
+	err = s.r.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM messages WHERE mesh_id = ?1),
+		(SELECT count(*) FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+		 WHERE d.status = 'pending' AND m.mesh_id = ?1)`, meshID).Scan(&messages, &pending)
+	return messages, pending, sqliteErr("count messages", err)
 }

@@ -94,6 +94,10 @@ type Recipient struct {
 	SessionID string
 	Pubkey    string // the recipient's routing address at send time (for message_status)
 	Name      string // display name at send time (for message_status)
+	// Pinned: the message is encrypted to this session's own key, so the row
+	// is never handed to another session. Requires a SessionID; when the same
+	// (member, session) is listed twice, the row is pinned if either is.
+	Pinned bool
 }
 
 // NewMessage is a message to commit together with its delivery rows.
@@ -135,6 +139,7 @@ type Delivery struct {
 	MeshID             string
 	MemberID           string // recipient
 	SessionID          string // recipient session ("" for a member-bound row)
+	Pinned             bool   // encrypted to the session's own key (see Recipient)
 	SenderPubkey       string
 	SenderMemberPubkey string
 	SenderName         string
@@ -208,7 +213,16 @@ type Store interface {
 	// An error means nothing in the batch was committed.
 	CommitMessages(ctx context.Context, msgs []NewMessage, idempotencyWindow time.Duration) ([]CommitResult, error)
 	// ClaimMemberQueue binds the member's member-bound pending rows to sessionID.
+	// Member-bound rows are never pinned.
 	ClaimMemberQueue(ctx context.Context, meshID, memberID, sessionID string, now time.Time) (int, error)
+	// ReleaseSessionRows hands a finished session's pending, unpinned rows
+	// back to its member (session_id ''), so the member's next session claims
+	// them. Where the member already has a member-bound row for the same
+	// message, the session row is deleted instead (it is redundant). Pinned
+	// rows stay bound to the session (only a resume with the same session can
+	// read them). Returns how many rows were released (deleted redundant rows
+	// are not counted). An empty sessionID releases nothing.
+	ReleaseSessionRows(ctx context.Context, meshID, memberID, sessionID string) (int, error)
 	// PendingForSession returns pending, unexpired rows bound to the session,
 	// in Seq order, at most limit (0: no limit).
 	PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error)
@@ -218,7 +232,15 @@ type Store interface {
 	// MessageStatus returns the message with its rows, or ErrNotFound when it
 	// does not exist in meshID.
 	MessageStatus(ctx context.Context, meshID, messageID string) (MessageStatus, error)
-	// ExpireDeliveries marks pending rows past ExpiresAt as expired, and deletes
-	// expired rows (and messages with no rows left) older than retain.
+	// ExpireDeliveries marks pending rows past ExpiresAt as expired. Then,
+	// once a message is past ExpiresAt+retain, it deletes the message's
+	// expired and delivered rows, and the message itself when no rows are
+	// left: a fully delivered message keeps its ciphertext only until then.
+	// Returns how many rows it newly marked expired.
 	ExpireDeliveries(ctx context.Context, now time.Time, retain time.Duration) (expired int, err error)
+	// CountMessages returns how many messages of the mesh are stored, and how
+	// many of their delivery rows are pending (rows past ExpiresAt count until
+	// a sweep marks them). It scans the mesh's messages: meant for operators
+	// and tests, not for a hot path.
+	CountMessages(ctx context.Context, meshID string) (messages, pending int, err error)
 }

@@ -84,14 +84,18 @@ CREATE TABLE deliveries (
     message_seq      bigint NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
     member_id        text NOT NULL REFERENCES members (id),
     session_id       text NOT NULL DEFAULT '', -- '': member-bound, claimed by the next session
+    -- pinned: encrypted to this session's own key; never handed to another session.
+    pinned           boolean NOT NULL DEFAULT false,
     recipient_pubkey text NOT NULL,
     recipient_name   text NOT NULL DEFAULT '',
     status           text NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'delivered', 'expired')),
     delivered_at     timestamptz,
-    PRIMARY KEY (message_seq, member_id, session_id)
+    PRIMARY KEY (message_seq, member_id, session_id),
+    -- A member-bound row goes to whichever session comes next: never pinned.
+    CONSTRAINT deliveries_pinned_session_ck CHECK (NOT pinned OR session_id <> '')
 );
--- Serves "pending rows of (member, session) in seq order" and the claim.
+-- Serves "pending rows of (member, session) in seq order", the claim and the release.
 CREATE INDEX deliveries_pending_idx ON deliveries (member_id, session_id, message_seq)
     WHERE status = 'pending';
 

@@ -84,14 +84,18 @@ CREATE TABLE deliveries (
     message_seq      INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
     member_id        TEXT NOT NULL REFERENCES members (id),
     session_id       TEXT NOT NULL DEFAULT '', -- '': member-bound, claimed by the next session
+    -- pinned: encrypted to this session's own key; never handed to another session.
+    pinned           INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
     recipient_pubkey TEXT NOT NULL,
     recipient_name   TEXT NOT NULL DEFAULT '',
     status           TEXT NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'delivered', 'expired')),
     delivered_at     INTEGER,
-    PRIMARY KEY (message_seq, member_id, session_id)
+    PRIMARY KEY (message_seq, member_id, session_id),
+    -- A member-bound row goes to whichever session comes next: never pinned.
+    CONSTRAINT deliveries_pinned_session_ck CHECK (pinned = 0 OR session_id <> '')
 ) WITHOUT ROWID;
--- Serves "pending rows of (member, session) in seq order" and the claim.
+-- Serves "pending rows of (member, session) in seq order", the claim and the release.
 CREATE INDEX deliveries_pending_idx ON deliveries (member_id, session_id, message_seq)
     WHERE status = 'pending';
 
