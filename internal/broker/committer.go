@@ -16,16 +16,18 @@ const (
 	idempotencyWindow = 24 * time.Hour
 )
 
-// commitReq is one send waiting for its transaction.
+// commitReq is one send waiting for its transaction. done runs on the
+// committer goroutine after the commit (or its failure): it must not block.
 type commitReq struct {
 	msg   store.NewMessage
 	frame []byte // the push frame, encoded once for every recipient
-	done  chan commitOutcome
+	done  func(store.CommitResult, error)
 }
 
-type commitOutcome struct {
-	result store.CommitResult
-	err    error
+// release hands a finished session's unpinned rows back to its member.
+type release struct {
+	meshID string
+	key    memberSession
 }
 
 // committer is the single writer of messages and delivery acks: it batches
@@ -34,11 +36,12 @@ type commitOutcome struct {
 // recipients go out only after the commit and come from memory, not from a
 // second read of the store.
 type committer struct {
-	b       *Broker
-	reqs    chan *commitReq
-	acks    chan store.DeliveryKey
-	stopped chan struct{}
-	quit    chan struct{}
+	b        *Broker
+	reqs     chan *commitReq
+	acks     chan store.DeliveryKey
+	releases chan release
+	stopped  chan struct{}
+	quit     chan struct{}
 
 	// closing guards reqs: senders hold it shared while queueing, stop takes
 	// it exclusively, so no request can slip in after the final drain.
@@ -48,11 +51,12 @@ type committer struct {
 
 func newCommitter(b *Broker) *committer {
 	return &committer{
-		b:       b,
-		reqs:    make(chan *commitReq, 4096),
-		acks:    make(chan store.DeliveryKey, 16384),
-		stopped: make(chan struct{}),
-		quit:    make(chan struct{}),
+		b:        b,
+		reqs:     make(chan *commitReq, 4096),
+		acks:     make(chan store.DeliveryKey, 16384),
+		releases: make(chan release, 1024),
+		stopped:  make(chan struct{}),
+		quit:     make(chan struct{}),
 	}
 }
 
@@ -69,23 +73,30 @@ func (c *committer) stop() {
 	<-c.stopped
 }
 
-// commit queues a message and waits for its transaction.
-func (c *committer) commit(ctx context.Context, msg store.NewMessage, frame []byte) (store.CommitResult, error) {
-	req := &commitReq{msg: msg, frame: frame, done: make(chan commitOutcome, 1)}
+// submit queues a message for the next batch; done is always called exactly
+// once (run drains every queued request before it stops). It blocks only
+// while the queue is full, which pushes back on the senders.
+func (c *committer) submit(ctx context.Context, msg store.NewMessage, frame []byte, done func(store.CommitResult, error)) {
 	c.closing.RLock()
+	defer c.closing.RUnlock()
 	if c.closed {
-		c.closing.RUnlock()
-		return store.CommitResult{}, errShuttingDown
+		done(store.CommitResult{}, errShuttingDown)
+		return
 	}
 	select {
-	case c.reqs <- req:
+	case c.reqs <- &commitReq{msg: msg, frame: frame, done: done}:
 	case <-ctx.Done():
-		c.closing.RUnlock()
-		return store.CommitResult{}, ctx.Err()
+		done(store.CommitResult{}, ctx.Err())
 	}
-	c.closing.RUnlock()
-	out := <-req.done // always answered: run drains reqs before it stops
-	return out.result, out.err
+}
+
+// releaseSession queues a release; it runs after every ack queued before it.
+func (c *committer) releaseSession(meshID string, key memberSession) {
+	select {
+	case c.releases <- release{meshID, key}:
+	default:
+		c.b.log.Warn("release queue full; rows stay with the session until it resumes", "member", key.memberID)
+	}
 }
 
 // markDelivered queues an ack; if the queue is full the row simply stays
@@ -112,10 +123,20 @@ func (c *committer) run() {
 			acks = append(acks[:0], k)
 			acks = drain(c.acks, acks, maxAckBatch)
 			c.flushAcks(acks)
+		case r := <-c.releases:
+			// Acks queued before the session ended must land first, or their
+			// rows would be handed to the next session and pushed again.
+			for len(c.acks) > 0 {
+				c.flushAcks(drain(c.acks, acks[:0], maxAckBatch))
+			}
+			c.release(r)
 		case <-c.quit:
-			for len(c.reqs) > 0 || len(c.acks) > 0 {
+			for len(c.reqs) > 0 || len(c.acks) > 0 || len(c.releases) > 0 {
 				c.commitBatch(drain(c.reqs, batch[:0], maxCommitBatch))
 				c.flushAcks(drain(c.acks, acks[:0], maxAckBatch))
+				for _, r := range drain(c.releases, nil, cap(c.releases)) {
+					c.release(r)
+				}
 			}
 			return
 		}
@@ -150,7 +171,7 @@ func (c *committer) commitBatch(batch []*commitReq) {
 	if err != nil {
 		c.b.log.Error("message batch commit failed; senders get unavailable", "batch", len(batch), "err", err)
 		for _, r := range batch {
-			r.done <- commitOutcome{err: err}
+			r.done(store.CommitResult{}, err)
 		}
 		return
 	}
@@ -158,7 +179,20 @@ func (c *committer) commitBatch(batch []*commitReq) {
 		if !results[i].Duplicate {
 			c.b.dispatch(&r.msg, r.frame)
 		}
-		r.done <- commitOutcome{result: results[i]}
+		r.done(results[i], nil)
+	}
+}
+
+func (c *committer) release(r release) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	n, err := c.b.store.ReleaseSessionRows(ctx, r.meshID, r.key.memberID, r.key.sessionID)
+	cancel()
+	if err != nil {
+		c.b.log.Warn("releasing a finished session's messages failed; they wait for its resume", "member", r.key.memberID, "err", err)
+		return
+	}
+	if n > 0 {
+		c.b.wakeMember(r.meshID, r.key.memberID)
 	}
 }
 
@@ -179,19 +213,28 @@ func (c *committer) flushAcks(acks []store.DeliveryKey) {
 func (b *Broker) dispatch(msg *store.NewMessage, frame []byte) {
 	it := pushItem{messageID: msg.ID, priority: msg.Priority, frame: frame}
 	for _, r := range msg.Recipients {
-		if r.SessionID != "" {
-			if s := b.hub.lookup(msg.MeshID, memberSession{r.MemberID, r.SessionID}); s != nil {
-				s.offer(it)
-			}
-			continue
-		}
-		for _, s := range b.hub.memberSessions(msg.MeshID, r.MemberID) {
-			if !s.ephemeral {
-				s.requestSync()
-			}
+		key := memberSession{r.MemberID, r.SessionID}
+		switch s := b.hub.lookup(msg.MeshID, key); {
+		case r.SessionID == "":
+			b.wakeMember(msg.MeshID, r.MemberID)
+		case s != nil:
+			s.offer(it)
+		case !r.Pinned:
+			// The session ended between routing and commit: its row goes
+			// back to the member like the rest of its unacked mail.
+			b.commits.releaseSession(msg.MeshID, key)
 		}
 	}
 	b.metrics.routed.WithLabelValues(msg.Priority, msg.Kind).Inc()
+}
+
+// wakeMember makes the member's live sessions claim its member-bound rows.
+func (b *Broker) wakeMember(meshID, memberID string) {
+	for _, s := range b.hub.memberSessions(meshID, memberID) {
+		if !s.ephemeral {
+			s.requestSync()
+		}
+	}
 }
 
 var errShuttingDown = protocol.Errorf(protocol.CodeUnavailable, "the broker is shutting down; resend to the restarted broker")

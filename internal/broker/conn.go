@@ -132,6 +132,7 @@ func (b *Broker) endSession(s *session) {
 	if err := b.store.EndPresence(ctx, s.presenceID, b.now()); err != nil {
 		b.log.Warn("recording session end failed", "presence", s.presenceID, "err", err)
 	}
+	b.commits.releaseSession(s.meshID, s.key()) // unacked mail goes back to the member
 	if !s.ephemeral {
 		b.announce(s.meshID, s.presenceID, eventForSession(protocol.EventPeerLeft, s))
 	}

@@ -24,9 +24,12 @@ func (b *Broker) handleFrame(ctx context.Context, s *session, data []byte) {
 		s.send(protocol.EncodeError(perr, id, req))
 		return
 	}
-	switch f.Type {
-	case protocol.TypeSend:
+	if f.Type == protocol.TypeSend {
 		b.handleSend(ctx, s, f)
+		return
+	}
+	s.pendingSends.Wait() // responses keep their order behind earlier acks
+	switch f.Type {
 	case protocol.TypeClientAck:
 		if f.MessageID != "" {
 			s.acked(f.MessageID)

@@ -12,7 +12,12 @@ import (
 	"github.com/claudemesh/claudemesh/internal/store"
 )
 
-const helloSkew = 60 * time.Second
+const (
+	helloSkew = 60 * time.Second
+	// maxPipelinedSends is how many of one session's sends may wait for
+	// their commit at once; past it the reader stops reading.
+	maxPipelinedSends = 256
+)
 
 // authenticate runs the hello checks of protocol.md §2 in order, registers
 // the session and writes hello_ack. On failure the error frame is written,
@@ -92,8 +97,8 @@ func (b *Broker) checkHello(ctx context.Context, f *protocol.ClientFrame) (*sess
 		sessionID: f.SessionID, sessionPubkey: f.SessionPubkey, routingAddr: routing,
 		displayName: name, hello: f, clientAck: f.HasCapability(protocol.CapClientAck),
 		protocol: f.Protocol, ephemeral: f.Ephemeral, connectedAt: now,
-		limiter: newTokenBucket(b.cfg.SendRatePerSec, now),
-		out:     make(chan outFrame, b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1),
+		limiter: newTokenBucket(b.cfg.SendRatePerSec, now), sendSlots: make(chan struct{}, maxPipelinedSends),
+		out: make(chan outFrame, b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1),
 		status: status, source: "manual", inflight: map[string]struct{}{},
 	}, nil
 }

@@ -101,17 +101,22 @@ func (rv *resolver) add(t string) (string, *protocol.Error) {
 	}
 }
 
-func (rv *resolver) addSession(x *session) {
+// addSession targets one live session. pinned marks a target addressed to
+// the session's own key: only that session can decrypt it.
+func (rv *resolver) addSession(x *session, pinned bool) {
 	k := x.key()
 	if x == rv.sender || k == rv.sender.key() {
 		return
 	}
 	rv.matched = true
 	if rv.seen[k] {
+		if pinned {
+			rv.pin(k)
+		}
 		return
 	}
 	rv.seen[k] = true
-	rv.out = append(rv.out, store.Recipient{MemberID: x.member.ID, SessionID: x.sessionID, Pubkey: x.routingAddr, Name: x.displayName})
+	rv.out = append(rv.out, store.Recipient{MemberID: x.member.ID, SessionID: x.sessionID, Pubkey: x.routingAddr, Name: x.displayName, Pinned: pinned})
 }
 
 // addMember targets every live session of the member, or queues one
@@ -122,7 +127,7 @@ func (rv *resolver) addMember(m store.Member) {
 	for _, x := range rv.sessions {
 		if x.member.ID == m.ID {
 			live = true
-			rv.addSession(x)
+			rv.addSession(x, false)
 		}
 	}
 	k := memberSession{m.ID, ""}
@@ -137,6 +142,16 @@ func (rv *resolver) addMember(m store.Member) {
 	rv.out = append(rv.out, store.Recipient{MemberID: m.ID, Pubkey: m.Pubkey, Name: m.DisplayName})
 }
 
+// pin marks an already added recipient as pinned (an array named it both
+// by member and by session key).
+func (rv *resolver) pin(k memberSession) {
+	for i := range rv.out {
+		if rv.out[i].MemberID == k.memberID && rv.out[i].SessionID == k.sessionID {
+			rv.out[i].Pinned = true
+		}
+	}
+}
+
 func (rv *resolver) addGroup(name string) *protocol.Error {
 	if !protocol.ValidGroupName(name) {
 		return protocol.Errorf(protocol.CodeNoSuchPeer, "no group "+quoteTarget(name)+": group names match [a-z0-9][a-z0-9_-/]{0,63}")
@@ -147,7 +162,7 @@ func (rv *resolver) addGroup(name string) *protocol.Error {
 		liveMembers[x.member.ID] = true
 		if hasGroup(x.snapshotGroups(), name) {
 			found = true
-			rv.addSession(x)
+			rv.addSession(x, false)
 		}
 	}
 	for _, m := range rv.members {
@@ -165,7 +180,7 @@ func (rv *resolver) addGroup(name string) *protocol.Error {
 func (rv *resolver) addPubkey(pk string) *protocol.Error {
 	for _, x := range rv.sessions {
 		if x.sessionPubkey == pk {
-			rv.addSession(x)
+			rv.addSession(x, true)
 			return nil
 		}
 	}
@@ -213,7 +228,7 @@ func (rv *resolver) addName(name string) *protocol.Error {
 				rv.addMember(c.member)
 			}
 			for _, x := range c.sessions {
-				rv.addSession(x)
+				rv.addSession(x, false)
 			}
 		}
 		return nil

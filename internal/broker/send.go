@@ -9,24 +9,29 @@ import (
 	"github.com/claudemesh/claudemesh/internal/store"
 )
 
-// handleSend validates, routes and commits one message; the ack goes out
-// only after the commit (protocol.md §4). The reader waits for the commit,
-// which keeps a sender's messages in order.
+// handleSend validates, routes and submits one message; the ack goes out
+// only after the commit (protocol.md §4). Sends are pipelined: the reader
+// moves on while the message waits for its batch. The committer is FIFO, so
+// a sender's messages commit, reach recipients and are acked in send order.
 func (b *Broker) handleSend(ctx context.Context, s *session, f *protocol.ClientFrame) {
 	fail := func(perr *protocol.Error) { s.send(protocol.EncodeError(perr, f.ID, f.ReqID)) }
+	failNow := func(perr *protocol.Error) {
+		s.pendingSends.Wait() // an error never overtakes the acks of earlier sends
+		fail(perr)
+	}
 	send, perr := f.ValidateSend()
 	if perr != nil {
-		fail(perr)
+		failNow(perr)
 		return
 	}
 	if !s.limiter.allow(b.now()) {
 		b.metrics.rateLimited.Inc()
-		fail(protocol.Errorf(protocol.CodeRateLimited, "sending faster than SEND_RATE_PER_SEC; slow down and resend"))
+		failNow(protocol.Errorf(protocol.CodeRateLimited, "sending faster than SEND_RATE_PER_SEC; slow down and resend"))
 		return
 	}
 	rt, perr := b.resolve(ctx, s, send.Targets)
 	if perr != nil {
-		fail(perr)
+		failNow(perr)
 		return
 	}
 	enc := send.Enc
@@ -49,16 +54,19 @@ func (b *Broker) handleSend(ctx context.Context, s *session, f *protocol.ClientF
 		SenderMemberPubkey: msg.SenderMemberPubkey, SenderName: msg.SenderName, Priority: msg.Priority,
 		Kind: msg.Kind, Group: msg.Group, Enc: msg.Enc, Nonce: msg.Nonce, Ciphertext: msg.Ciphertext, CreatedAt: now,
 	}))
-	res, err := b.commits.commit(ctx, msg, frame)
-	if err != nil {
-		var shutting *protocol.Error
-		if errors.As(err, &shutting) {
-			fail(shutting)
-		} else {
+	s.sendSlots <- struct{}{} // bounds one session's unacked sends
+	s.pendingSends.Add(1)
+	b.commits.submit(ctx, msg, frame, func(res store.CommitResult, err error) {
+		defer func() { <-s.sendSlots; s.pendingSends.Done() }()
+		var perr *protocol.Error
+		switch {
+		case errors.As(err, &perr):
+			fail(perr)
+		case err != nil:
 			fail(errStoreDown)
+		default:
+			s.send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, MessageID: res.MessageID,
+				Queued: true, Recipients: res.Recipients, ReqID: f.ReqID}))
 		}
-		return
-	}
-	s.send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, MessageID: res.MessageID,
-		Queued: true, Recipients: res.Recipients, ReqID: f.ReqID}))
+	})
 }

@@ -53,6 +53,11 @@ type session struct {
 	ephemeral     bool
 	connectedAt   time.Time
 	limiter       *tokenBucket // used only by the reader goroutine
+	// sendSlots and pendingSends track this session's sends still waiting
+	// for their commit; other frames wait for them so that every response
+	// follows the acks of the sends before it.
+	sendSlots    chan struct{}
+	pendingSends sync.WaitGroup
 
 	out       chan outFrame
 	done      chan struct{} // closed when the connection is finished
@@ -155,7 +160,12 @@ func (s *session) loadBacklog(ctx context.Context) ([]store.Delivery, error) {
 }
 
 // requestSync wakes the syncer without blocking; one pending wake is enough.
+// Ephemeral sessions are never delivery targets: they read their member's
+// mail only by asking (fetch_pending).
 func (s *session) requestSync() {
+	if s.ephemeral {
+		return
+	}
 	select {
 	case s.kick <- struct{}{}:
 	default:
