@@ -33,6 +33,7 @@ type Options struct {
 	Logger  *slog.Logger
 	Version string
 	NodeID  string
+	Audit   Auditor // metadata-only audit log; nil records nothing
 
 	PingInterval       time.Duration // 30 s: broker pings every connection
 	PongTimeout        time.Duration // 45 s: no pong within this closes (75 s after the last traffic)
@@ -66,6 +67,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Audit == nil {
+		o.Audit = noAudit{}
 	}
 	if o.NodeID == "" {
 		o.NodeID = "node-1"
@@ -152,6 +156,18 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 func (b *Broker) now() time.Time { return b.opts.Now() }
+
+// OnlineSessions counts the live, non-ephemeral sessions of each member of
+// a mesh on this node.
+func (b *Broker) OnlineSessions(meshID string) map[string]int {
+	out := map[string]int{}
+	for _, s := range b.hub.sessions(meshID) {
+		if !s.ephemeral {
+			out[s.member.ID]++
+		}
+	}
+	return out
+}
 
 // Logger returns the broker's logger.
 func (b *Broker) Logger() *slog.Logger { return b.log }

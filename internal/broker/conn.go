@@ -29,7 +29,7 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(int64(max(16*b.cfg.MaxMessageBytes, 1<<20)))
 	b.conns.Add(1)
 	defer b.conns.Done()
-	b.handleConn(ws)
+	b.handleConn(ws, r.RemoteAddr)
 }
 
 // readFrame reads one text frame, enforcing the size cap without closing.
@@ -55,10 +55,10 @@ func (b *Broker) readFrame(ctx context.Context, ws *websocket.Conn) ([]byte, err
 	return data, nil
 }
 
-func (b *Broker) handleConn(ws *websocket.Conn) {
+func (b *Broker) handleConn(ws *websocket.Conn, remote string) {
 	ctx, cancel := context.WithCancel(b.ctx)
 	defer cancel()
-	s, err := b.authenticate(ctx, ws)
+	s, err := b.authenticate(ctx, ws, remote)
 	if err != nil {
 		ws.CloseNow()
 		return
@@ -133,6 +133,7 @@ func (b *Broker) endSession(s *session) {
 		b.log.Warn("recording session end failed", "presence", s.presenceID, "err", err)
 	}
 	b.commits.releaseSession(s.meshID, s.key()) // unacked mail goes back to the member
+	b.audit(s.meshID, "session_disconnected", s.member.Pubkey, map[string]any{"presence_id": s.presenceID, "session_id": s.sessionID})
 	if !s.ephemeral {
 		b.announce(s.meshID, s.presenceID, eventForSession(protocol.EventPeerLeft, s))
 	}

@@ -22,30 +22,38 @@ const (
 // authenticate runs the hello checks of protocol.md §2 in order, registers
 // the session and writes hello_ack. On failure the error frame is written,
 // the socket closed with 1008 and the code as reason.
-func (b *Broker) authenticate(ctx context.Context, ws *websocket.Conn) (*session, error) {
+func (b *Broker) authenticate(ctx context.Context, ws *websocket.Conn, remote string) (*session, error) {
+	refuse := func(perr *protocol.Error, f *protocol.ClientFrame) error {
+		var meshID, pubkey, reqID string
+		if f != nil {
+			meshID, pubkey, reqID = f.MeshID, f.Pubkey, f.ReqID
+		}
+		b.audit(meshID, "auth_failed", pubkey, map[string]any{"reason": string(perr.Code), "remote_address": remote})
+		return b.refuse(ws, perr, reqID)
+	}
 	hctx, cancel := context.WithTimeout(ctx, b.opts.HelloTimeout)
 	data, err := b.readFrame(hctx, ws)
 	cancel()
 	if errors.Is(err, errTooLarge) {
-		return nil, b.refuse(ws, protocol.Errorf(protocol.CodeTooLarge, "hello exceeds MAX_MESSAGE_BYTES"), "")
+		return nil, refuse(protocol.Errorf(protocol.CodeTooLarge, "hello exceeds MAX_MESSAGE_BYTES"), nil)
 	}
 	var perr *protocol.Error
 	if errors.As(err, &perr) {
-		return nil, b.refuse(ws, perr, "")
+		return nil, refuse(perr, nil)
 	}
 	if err != nil {
 		return nil, err
 	}
 	f, perr := protocol.DecodeClientFrame(data)
 	if perr != nil {
-		return nil, b.refuse(ws, perr, "")
+		return nil, refuse(perr, nil)
 	}
 	if f.Type != protocol.TypeHello {
-		return nil, b.refuse(ws, protocol.Errorf(protocol.CodeNoHello, "the first frame must be a hello"), f.ReqID)
+		return nil, refuse(protocol.Errorf(protocol.CodeNoHello, "the first frame must be a hello"), f)
 	}
 	s, perr := b.checkHello(ctx, f)
 	if perr != nil {
-		return nil, b.refuse(ws, perr, f.ReqID)
+		return nil, refuse(perr, f)
 	}
 	s.ws = ws
 	return s, b.admit(ctx, s, f)
@@ -136,6 +144,7 @@ func (b *Broker) admit(ctx context.Context, s *session, f *protocol.ClientFrame)
 		return err
 	}
 	b.metrics.hellos.WithLabelValues("ok").Inc()
+	b.audit(s.meshID, "session_connected", s.member.Pubkey, map[string]any{"presence_id": s.presenceID, "session_id": s.sessionID, "resumed": adm.resumed})
 	// A revocation applied between the member check and register must still win.
 	if _, _, err := b.members.member(ctx, s.meshID, s.member.ID); errors.Is(err, store.ErrNotFound) {
 		s.close(statusRevoked, "revoked")

@@ -183,6 +183,9 @@ type RecipientStatus struct {
 // Store is implemented by the SQLite and PostgreSQL backends. All methods
 // are safe for concurrent use. Times are stored with millisecond precision.
 type Store interface {
+	StateStore
+	InviteStore
+
 	// Backend names the implementation: "sqlite" or "postgres".
 	Backend() string
 	// Ping checks the database answers (for /health).
