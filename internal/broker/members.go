@@ -79,7 +79,10 @@ func (c *memberCache) member(ctx context.Context, meshID, memberID string) (stor
 		if m, err = c.reload(ctx, meshID); err != nil {
 			return store.Mesh{}, store.Member{}, err
 		}
-		if mem, ok = m.byID[memberID]; !ok {
+		c.mu.RLock() // the poller may already be applying changes to the new maps
+		mem, ok = m.byID[memberID]
+		c.mu.RUnlock()
+		if !ok {
 			return m.mesh, store.Member{}, store.ErrNotFound
 		}
 	}
