@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -74,6 +75,7 @@ func TestBroadcastNamesAndTargetErrors(t *testing.T) {
 		h.addMember("dup")
 		h.addMember("DUP")
 		waitMembers(t, a1, 5) // added behind the broker's back: wait for its cache
+		storedBefore := h.countMessages()
 		for _, tc := range []struct {
 			target any
 			code   protocol.Code
@@ -90,7 +92,9 @@ func TestBroadcastNamesAndTargetErrors(t *testing.T) {
 				expectError(t, a1, send(a1, tc.target, "now", "never"), tc.code)
 			})
 		}
-		// Refused sends stored nothing: the next push bob sees is the marker.
+		if n := h.countMessages(); n != storedBefore {
+			t.Fatalf("refused sends stored %d messages", n-storedBefore)
+		}
 		sendAcked(t, a1, "bob", "now", "marker-2")
 		if p := nextPush(bc); p["ciphertext"] != "marker-2" {
 			t.Fatalf("bob got %v before marker-2", p)
@@ -214,6 +218,9 @@ func TestClientMessageIDIsIdempotent(t *testing.T) {
 		if first != again {
 			t.Fatalf("resend created %s, want original %s", again, first)
 		}
+		if n := h.countMessages(); n != 1 {
+			t.Fatalf("%d messages stored, want 1", n)
+		}
 		bc.WaitFor(pushWithCiphertext("once"))
 		sendAcked(t, ac, "bob", "now", "marker")
 		if p := nextPush(bc); p["ciphertext"] != "marker" {
@@ -233,4 +240,14 @@ func waitMembers(t testing.TB, c *testkit.Client, n int) {
 		time.Sleep(10 * time.Millisecond) // polling interval, bounded by the deadline
 	}
 	t.Fatalf("mesh never showed %d members", n)
+}
+
+// countMessages reads how many messages the store holds for the mesh.
+func (h *harness) countMessages() int {
+	h.t.Helper()
+	n, _, err := h.st.CountMessages(context.Background(), h.mesh.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return n
 }
