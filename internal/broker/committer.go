@@ -187,6 +187,12 @@ func (c *committer) commitBatch(batch []*commitReq) {
 }
 
 func (c *committer) release(r release) {
+	// A session resumed since it ended keeps its rows: releasing them now
+	// would move rows its new socket may already have pushed, and the acks
+	// for them would then match no row.
+	if c.b.hub.lookup(r.meshID, r.key) != nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	n, err := c.b.store.ReleaseSessionRows(ctx, r.meshID, r.key.memberID, r.key.sessionID)
 	cancel()
