@@ -37,9 +37,11 @@ func TestMain(m *testing.M) {
 
 // env is the environment for one broker instance on one store.
 type env struct {
-	t    *testing.T
-	vars []string
-	port int
+	t       *testing.T
+	vars    []string
+	port    int
+	dbURL   string // "" for SQLite
+	dataDir string
 }
 
 func newEnv(t *testing.T, b storetest.Backend) *env {
@@ -52,11 +54,13 @@ func newEnv(t *testing.T, b storetest.Backend) *env {
 	ln.Close()
 	vars := append(os.Environ(), fmt.Sprintf("BROKER_PORT=%d", port), "LOG_LEVEL=warn")
 	if dbURL != "" {
-		vars = append(vars, "DATABASE_URL="+dbURL)
+		// The data dir still holds the data key file: keep it out of the tree.
+		dataDir = t.TempDir()
+		vars = append(vars, "DATABASE_URL="+dbURL, "BROKER_DATA_DIR="+dataDir)
 	} else {
 		vars = append(vars, "BROKER_DATA_DIR="+dataDir, "DATABASE_URL=")
 	}
-	return &env{t: t, vars: vars, port: port}
+	return &env{t: t, vars: vars, port: port, dbURL: dbURL, dataDir: dataDir}
 }
 
 // run executes an operator subcommand and decodes its --json output.

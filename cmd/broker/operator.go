@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/claudemesh/claudemesh/internal/datakey"
 	"github.com/claudemesh/claudemesh/internal/meshadmin"
 	"github.com/claudemesh/claudemesh/internal/store"
 )
@@ -59,12 +60,24 @@ func meshCmd() *cobra.Command {
 					return errors.New("--root-key must be base64url without padding")
 				}
 			}
+			// The root key is encrypted at rest with the same data key the
+			// broker uses (BROKER_ENCRYPTION_KEY or the data dir's key file).
+			var dataKey *datakey.Key
+			if key != nil {
+				cfg, err := loadConfig(cmd)
+				if err != nil {
+					return err
+				}
+				if dataKey, err = datakey.Load(cfg.EncryptionKey, cfg.DataDir); err != nil {
+					return err
+				}
+			}
 			st, err := openStore(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			m, err := meshadmin.CreateMesh(cmd.Context(), st, name, owner, key, time.Now())
+			m, err := meshadmin.CreateSealed(cmd.Context(), st, dataKey, name, owner, key, time.Now())
 			if err != nil {
 				return err
 			}

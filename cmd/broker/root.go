@@ -24,7 +24,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	config.RegisterFlags(root.PersistentFlags())
-	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), meshCmd(), memberCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), versionCmd(), meshCmd(), memberCmd(), auditCmd())
 	return root
 }
 

@@ -41,27 +41,58 @@ func Slugify(name string) string {
 	return slug
 }
 
-// CreateMesh validates and stores a new mesh. rootKey may be nil (no key
-// yet) or exactly 32 bytes.
+// CreateMesh validates and stores a new mesh with rootKey (nil or 32
+// bytes) stored as given.
+//
+// Deprecated: it does not encrypt the root key at rest; it remains for the
+// broker core's tests, which use a throwaway key. Use CreateSealed.
 func CreateMesh(ctx context.Context, st store.Store, name, ownerPubkey string, rootKey []byte, now time.Time) (store.Mesh, error) {
-	name = strings.TrimSpace(name)
-	switch {
-	case name == "" || len(name) > protocol.MaxNameLen:
-		return store.Mesh{}, errors.New("mesh name must be 1 to 128 characters")
-	case !protocol.IsHexKey(ownerPubkey):
-		return store.Mesh{}, errors.New("owner pubkey must be 64 lowercase hex characters (an ed25519 public key)")
-	case rootKey != nil && len(rootKey) != 32:
-		return store.Mesh{}, fmt.Errorf("root key must be 32 bytes, got %d", len(rootKey))
+	m, err := newMesh(name, ownerPubkey, rootKey, now)
+	if err != nil {
+		return store.Mesh{}, err
 	}
-	m := store.Mesh{ID: ids.New("mesh"), Name: name, Slug: Slugify(name), OwnerPubkey: ownerPubkey, RootKey: rootKey, CreatedAt: now}
 	if err := st.CreateMesh(ctx, m); err != nil {
 		return store.Mesh{}, err
 	}
 	return m, nil
 }
 
+func newMesh(name, ownerPubkey string, rootKey []byte, now time.Time) (store.Mesh, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "" || len(name) > protocol.MaxNameLen:
+		return store.Mesh{}, errors.New("mesh name must be 1 to 128 characters")
+	case !protocol.IsHexKey(ownerPubkey):
+		return store.Mesh{}, errors.New("owner pubkey must be 64 lowercase hex characters (an ed25519 public key)")
+	case rootKey != nil && len(rootKey) != protocol.RootKeySize:
+		return store.Mesh{}, fmt.Errorf("root key must be 32 bytes, got %d", len(rootKey))
+	}
+	return store.Mesh{ID: ids.New("mesh"), Name: name, Slug: Slugify(name), OwnerPubkey: ownerPubkey, RootKey: rootKey, CreatedAt: now}, nil
+}
+
 // AddMember validates and stores a new member of an existing mesh.
 func AddMember(ctx context.Context, st store.Store, meshID, pubkey, displayName, role string, now time.Time) (store.Member, error) {
+	m, err := NewMember(meshID, pubkey, displayName, role, now)
+	if err != nil {
+		return store.Member{}, err
+	}
+	if _, err := st.GetMesh(ctx, meshID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Member{}, fmt.Errorf("no mesh with id %q", meshID)
+		}
+		return store.Member{}, err
+	}
+	if err := st.AddMember(ctx, m); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return store.Member{}, errors.New("that pubkey is already a member of this mesh")
+		}
+		return store.Member{}, err
+	}
+	return m, nil
+}
+
+// NewMember validates and builds a member of meshID without storing it.
+func NewMember(meshID, pubkey, displayName, role string, now time.Time) (store.Member, error) {
 	displayName = strings.TrimSpace(displayName)
 	switch {
 	case !protocol.IsHexKey(pubkey):
@@ -71,19 +102,6 @@ func AddMember(ctx context.Context, st store.Store, meshID, pubkey, displayName,
 	case role != store.RoleAdmin && role != store.RoleMember:
 		return store.Member{}, fmt.Errorf("role must be %q or %q", store.RoleAdmin, store.RoleMember)
 	}
-	if _, err := st.GetMesh(ctx, meshID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.Member{}, fmt.Errorf("no mesh with id %q", meshID)
-		}
-		return store.Member{}, err
-	}
-	m := store.Member{ID: ids.New("mem"), MeshID: meshID, Pubkey: pubkey, DisplayName: displayName,
-		Role: role, JoinedAt: now, UpdatedAt: now}
-	if err := st.AddMember(ctx, m); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return store.Member{}, errors.New("that pubkey is already a member of this mesh")
-		}
-		return store.Member{}, err
-	}
-	return m, nil
+	return store.Member{ID: ids.New("mem"), MeshID: meshID, Pubkey: pubkey, DisplayName: displayName,
+		Role: role, Groups: []store.Group{}, JoinedAt: now, UpdatedAt: now}, nil
 }

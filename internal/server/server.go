@@ -10,10 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
+	"github.com/claudemesh/claudemesh/internal/api"
+	"github.com/claudemesh/claudemesh/internal/audit"
 	"github.com/claudemesh/claudemesh/internal/broker"
 	"github.com/claudemesh/claudemesh/internal/config"
+	"github.com/claudemesh/claudemesh/internal/datakey"
+	"github.com/claudemesh/claudemesh/internal/mail"
 	"github.com/claudemesh/claudemesh/internal/store"
 )
 
@@ -22,14 +27,32 @@ type Server struct {
 	Broker *broker.Broker
 	Store  store.Store
 	Addr   string // host:port actually bound (port 0 resolves here)
-	http   *http.Server
-	done   chan error
-	log    *slog.Logger
+	Audit  *audit.Recorder
+	// PublicURL is cfg.PublicURL, with a default URL's port 0 replaced by
+	// the bound port.
+	PublicURL string
+	http      *http.Server
+	done      chan error
+	log       *slog.Logger
 }
 
 // Start opens the store (running migrations), binds cfg.Host:cfg.Port and
 // serves. opts carries test knobs; its Config and Store are filled here.
 func Start(ctx context.Context, cfg config.Broker, opts broker.Options) (*Server, error) {
+	// The data key and mail settings are checked before anything binds, so
+	// a bad setting stops startup with its own message.
+	var keys *datakey.Key
+	if cfg.EncryptionKey != "" || cfg.DataDir != "" {
+		k, err := datakey.Load(cfg.EncryptionKey, cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		keys = k
+	}
+	smtp, err := mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom)
+	if err != nil {
+		return nil, err
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
 	if err != nil {
 		return nil, fmt.Errorf("opening the store: %w", err)
@@ -39,20 +62,47 @@ func Start(ctx context.Context, cfg config.Broker, opts broker.Options) (*Server
 		st.Close()
 		return nil, fmt.Errorf("listening on %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
+	cfg.PublicURL = resolvePublicURL(cfg.PublicURL, ln.Addr().String())
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	rec := audit.NewRecorder(st, opts.Logger)
+	if opts.Audit == nil {
+		opts.Audit = rec
+	}
 	opts.Config, opts.Store = cfg, st
 	b, err := broker.New(opts)
 	if err != nil {
+		rec.Close(ctx)
 		ln.Close()
 		st.Close()
 		return nil, err
 	}
 	b.Start()
+	deps := api.Deps{Store: st, Config: cfg, Keys: keys, Audit: rec, Online: b.OnlineSessions,
+		Log: b.Logger(), Now: opts.Now, Next: b.Handler()}
+	if smtp != nil {
+		deps.Mail = smtp
+	}
 	s := &Server{
-		Broker: b, Store: st, Addr: ln.Addr().String(), done: make(chan error, 1), log: b.Logger(),
-		http: &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		Broker: b, Store: st, Addr: ln.Addr().String(), Audit: rec, PublicURL: cfg.PublicURL,
+		done: make(chan error, 1), log: b.Logger(),
+		http: &http.Server{Handler: api.New(deps).Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
 	go func() { s.done <- s.http.Serve(ln) }()
 	return s, nil
+}
+
+// resolvePublicURL replaces port 0 (a test or "any port" setting) in the
+// public URL with the port actually bound.
+func resolvePublicURL(public, bound string) string {
+	u, err := url.Parse(public)
+	if err != nil || u.Port() != "0" {
+		return public
+	}
+	_, port, _ := net.SplitHostPort(bound)
+	u.Host = net.JoinHostPort(u.Hostname(), port)
+	return u.String()
 }
 
 // Done reports the HTTP server's exit (http.ErrServerClosed after Shutdown).
@@ -63,8 +113,9 @@ func (s *Server) Done() <-chan error { return s.done }
 func (s *Server) Shutdown(ctx context.Context) error {
 	httpErr := s.http.Shutdown(ctx) // stops the listener; hijacked sockets are the broker's
 	brokerErr := s.Broker.Shutdown(ctx)
+	auditErr := s.Audit.Close(ctx) // after the broker: its last session_disconnected rows get written
 	storeErr := s.Store.Close()
-	return errors.Join(ignoreClosed(httpErr), brokerErr, storeErr)
+	return errors.Join(ignoreClosed(httpErr), brokerErr, auditErr, storeErr)
 }
 
 func ignoreClosed(err error) error {
@@ -80,7 +131,7 @@ func Run(ctx context.Context, cfg config.Broker, opts broker.Options) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("broker listening", "addr", s.Addr, "backend", s.Store.Backend(), "public_url", cfg.PublicURL)
+	s.log.Info("broker listening", "addr", s.Addr, "backend", s.Store.Backend(), "public_url", s.PublicURL)
 	select {
 	case <-ctx.Done():
 	case err := <-s.done:

@@ -38,8 +38,10 @@ type Mesh struct {
 	Name        string
 	Slug        string
 	OwnerPubkey string // ed25519 hex
-	// RootKey is the 32-byte mesh root key. It may be empty when the operator
-	// created the mesh without one. (Encryption at rest arrives with invites.)
+	// RootKey is the mesh root key sealed with the broker's data key
+	// (meshadmin.NewSealedMesh / meshadmin.RootKey); exactly 32 bytes means
+	// a key stored in the clear before encryption at rest. Empty when the
+	// mesh was created without one.
 	RootKey    []byte
 	CreatedAt  time.Time
 	ArchivedAt *time.Time

@@ -1,0 +1,1 @@
+document.querySelectorAll("button[data-copy]").forEach(function(b){b.addEventListener("click",function(){var t=document.getElementById(b.getAttribute("data-copy")).textContent;navigator.clipboard.writeText(t).then(function(){b.textContent="Copied"},function(){b.textContent="Select and copy"})})});

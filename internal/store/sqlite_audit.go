@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+func (s *sqliteStore) AppendAudit(ctx context.Context, entries []AuditEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	return s.tx(ctx, "append audit", func(tx *sql.Tx) error { return sqliteAppendAudit(ctx, tx, entries) })
+}
+
+// sqliteAppendAudit extends each mesh's chain inside tx. The single writer
+// connection serializes every appender, so reading the head and writing
+// the new head cannot interleave with another writer.
+func sqliteAppendAudit(ctx context.Context, tx *sql.Tx, entries []AuditEntry) error {
+	meshes, byMesh := groupByMesh(entries)
+	for _, meshID := range meshes {
+		var head AuditHead
+		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE mesh_id = ?`, meshID).Scan(&head.Seq, &head.Hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM meshes WHERE id = ?`, meshID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				continue // e.g. auth_failed naming a mesh that does not exist
+			} else if err != nil {
+				return err
+			}
+			head, err = AuditHead{Hash: AuditGenesis}, nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range byMesh[meshID] {
+			r, err := chainLink(e, head)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (mesh_id, seq, at, event, actor, details, prev_hash, hash)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MeshID, r.Seq, msOf(r.At), r.Event, r.Actor, r.Details, r.PrevHash, r.Hash); err != nil {
+				return err
+			}
+			head = AuditHead{Seq: r.Seq, Hash: r.Hash}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (mesh_id, seq, hash) VALUES (?, ?, ?)
+			ON CONFLICT (mesh_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, meshID, head.Seq, head.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const sqliteAuditCols = `id, mesh_id, seq, at, event, actor, details, prev_hash, hash`
+
+func (s *sqliteStore) queryAudit(ctx context.Context, q string, args ...any) ([]AuditRecord, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, sqliteErr("read audit", err)
+	}
+	defer rows.Close()
+	var out []AuditRecord
+	for rows.Next() {
+		var r AuditRecord
+		var at int64
+		if err := rows.Scan(&r.ID, &r.MeshID, &r.Seq, &at, &r.Event, &r.Actor, &r.Details, &r.PrevHash, &r.Hash); err != nil {
+			return nil, sqliteErr("read audit", err)
+		}
+		r.At = fromMS(at)
+		out = append(out, r)
+	}
+	return out, sqliteErr("read audit", rows.Err())
+}
+
+func (s *sqliteStore) ListAudit(ctx context.Context, meshID string, before int64, limit int) ([]AuditRecord, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	return s.queryAudit(ctx, `SELECT `+sqliteAuditCols+` FROM audit_log WHERE mesh_id = ? AND seq < ?
+		ORDER BY seq DESC LIMIT ?`, meshID, before, limit)
+}
+
+func (s *sqliteStore) AuditAfter(ctx context.Context, meshID string, after int64, limit int) ([]AuditRecord, error) {
+	return s.queryAudit(ctx, `SELECT `+sqliteAuditCols+` FROM audit_log WHERE mesh_id = ? AND seq > ?
+		ORDER BY seq LIMIT ?`, meshID, after, limit)
+}
+
+func (s *sqliteStore) GetAuditHead(ctx context.Context, meshID string) (AuditHead, error) {
+	var h AuditHead
+	err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE mesh_id = ?`, meshID).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AuditHead{Hash: AuditGenesis}, nil
+	}
+	return h, sqliteErr("audit head", err)
+}
