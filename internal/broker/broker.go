@@ -6,10 +6,15 @@
 //
 //	hub.mu  ->  session.mu
 //	memberCache.mu is a leaf: never held while calling into the hub or a session.
+//	Broker.groupsMu -> memberCache.mu; groupsMu is never held with hub.mu or a session.mu.
+//	hookGate.mu is a leaf.
 //
 // Goroutines per connection: one reader (handles frames in order), one
 // writer (drains the bounded write queue), one syncer (loads backlog from the
 // store). One committer goroutine owns all store writes of messages and acks.
+// Background loops: member poller, message TTL sweeper, status TTL sweeper
+// (memory only). Status changes to idle wake the session's syncer, which
+// pushes held messages.
 package broker
 
 import (
@@ -40,10 +45,14 @@ type Options struct {
 	ResumeWindow       time.Duration // 90 s: a dropped session can be resumed
 	MemberPollInterval time.Duration // 250 ms: how fast revocations by other processes are seen
 	SweepInterval      time.Duration // 1 min: TTL expiry sweep
-	HelloTimeout       time.Duration // 10 s: first frame must arrive
-	WriteTimeout       time.Duration // 10 s: one socket write
-	WriteQueueSize     int           // 1024 frames per connection
-	Now                func() time.Time
+	// StatusSweepInterval is how often a working status past
+	// STATUS_TTL_SECONDS is turned idle (1 s).
+	StatusSweepInterval time.Duration
+	HookRatePerSec      int           // 10: hook requests per member and second (burst twice that)
+	HelloTimeout        time.Duration // 10 s: first frame must arrive
+	WriteTimeout        time.Duration // 10 s: one socket write
+	WriteQueueSize      int           // 1024 frames per connection
+	Now                 func() time.Time
 }
 
 func (o *Options) setDefaults() {
@@ -57,6 +66,10 @@ func (o *Options) setDefaults() {
 	def(&o.ResumeWindow, 90*time.Second)
 	def(&o.MemberPollInterval, 250*time.Millisecond)
 	def(&o.SweepInterval, time.Minute)
+	def(&o.StatusSweepInterval, time.Second)
+	if o.HookRatePerSec == 0 {
+		o.HookRatePerSec = 10
+	}
 	def(&o.HelloTimeout, 10*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
 	if o.WriteQueueSize == 0 {
@@ -86,6 +99,8 @@ type Broker struct {
 	members   *memberCache
 	commits   *committer
 	replays   *replayCache
+	hooks     *hookGate  // pending hooks and the per-member hook rate limit
+	groupsMu  sync.Mutex // serializes read-modify-write of remembered groups; taken before memberCache.mu, never with hub or session locks
 	metrics   *metrics
 	startedAt time.Time
 
@@ -110,15 +125,18 @@ func New(opts Options) (*Broker, error) {
 	}
 	b.hub = newHub(b)
 	b.members = newMemberCache(opts.Store)
+	b.hooks = newHookGate(opts.HookRatePerSec)
 	b.commits = newCommitter(b)
 	return b, nil
 }
 
-// Start runs the committer, the member poller and the TTL sweeper.
+// Start runs the committer, the member poller, the message TTL sweeper and
+// the status TTL sweeper.
 func (b *Broker) Start() {
 	b.commits.start()
 	b.goLoop(b.pollMembers)
 	b.goLoop(b.sweepExpired)
+	b.goLoop(b.sweepStatus)
 }
 
 func (b *Broker) goLoop(f func()) {
@@ -126,10 +144,11 @@ func (b *Broker) goLoop(f func()) {
 	go func() { defer b.loops.Done(); f() }()
 }
 
-// Handler serves /ws, /health and /metrics.
+// Handler serves /ws, /hook/set-status, /health and /metrics.
 func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", b.serveWS)
+	mux.HandleFunc("POST /hook/set-status", b.serveHook)
 	mux.HandleFunc("GET /health", b.serveHealth)
 	mux.Handle("GET /metrics", b.metrics.handler())
 	return mux

@@ -49,12 +49,25 @@ func (b *Broker) handleFrame(ctx context.Context, s *session, data []byte) {
 	case protocol.TypeMessageStat:
 		b.handleMessageStatus(ctx, s, f)
 	case protocol.TypeSetStatus:
-		if perr := f.ValidateStatus(); perr != nil {
-			s.send(protocol.EncodeError(perr, "", f.ReqID))
-			return
-		}
-		s.setStatus(f.Status, orDefault(f.Source, "manual"))
-		b.ok(s, f.ReqID, nil)
+		b.handleSetStatus(s, f)
+	case protocol.TypeSetSummary:
+		b.handleSetSummary(s, f)
+	case protocol.TypeJoinGroup, protocol.TypeLeaveGroup:
+		b.handleGroup(ctx, s, f)
+	case protocol.TypeSetState:
+		b.handleSetState(ctx, s, f)
+	case protocol.TypeGetState:
+		b.handleGetState(ctx, s, f)
+	case protocol.TypeListState:
+		b.handleListState(ctx, s, f)
+	case protocol.TypeDeleteState:
+		b.handleDeleteState(ctx, s, f)
+	case protocol.TypeRemember:
+		b.handleRemember(ctx, s, f)
+	case protocol.TypeRecall:
+		b.handleRecall(ctx, s, f)
+	case protocol.TypeForget:
+		b.handleForget(ctx, s, f)
 	case protocol.TypePing:
 		s.send(protocol.Encode(protocol.OK{Type: protocol.TypePong, ReqID: f.ReqID}))
 	case protocol.TypeHello:
@@ -62,6 +75,11 @@ func (b *Broker) handleFrame(ctx context.Context, s *session, data []byte) {
 	default:
 		s.send(protocol.EncodeError(protocol.Errorf(protocol.CodeUnknownType, "unknown frame type "+f.Type), f.ID, f.ReqID))
 	}
+}
+
+// fail answers a request with an error frame.
+func (b *Broker) fail(s *session, reqID string, perr *protocol.Error) {
+	s.send(protocol.EncodeError(perr, "", reqID))
 }
 
 // ok answers a request without a typed response; fire-and-forget frames
@@ -80,7 +98,7 @@ func (b *Broker) listPeers(meshID string) []protocol.Peer {
 			continue
 		}
 		s.mu.Lock()
-		status, source, groups := s.status, s.source, nonNilGroups(append([]protocol.Group(nil), s.groups...))
+		status, source, summary, groups := s.status, s.source, s.summary, nonNilGroups(append([]protocol.Group(nil), s.groups...))
 		s.mu.Unlock()
 		h := s.hello
 		caps := h.Capabilities
@@ -89,7 +107,7 @@ func (b *Broker) listPeers(meshID string) []protocol.Peer {
 		}
 		peers = append(peers, protocol.Peer{
 			Pubkey: s.routingAddr, MemberPubkey: s.member.Pubkey, MemberID: s.member.ID,
-			DisplayName: s.displayName, Status: status, StatusSource: source, Groups: groups,
+			DisplayName: s.displayName, Status: status, StatusSource: source, Summary: summary, Groups: groups,
 			SessionID: s.sessionID, ConnectedAt: isoTime(s.connectedAt), CWD: h.CWD,
 			Hostname: h.Hostname, PeerType: h.PeerType, Channel: h.Channel, Model: h.Model, Capabilities: caps,
 		})

@@ -107,7 +107,7 @@ func (b *Broker) checkHello(ctx context.Context, f *protocol.ClientFrame) (*sess
 		protocol: f.Protocol, ephemeral: f.Ephemeral, connectedAt: now,
 		limiter: newTokenBucket(b.cfg.SendRatePerSec, now), sendSlots: make(chan struct{}, maxPipelinedSends),
 		out: make(chan outFrame, b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1),
-		status: status, source: "manual", inflight: map[string]struct{}{},
+		status: status, source: sourceManual, statusAt: now, inflight: map[string]struct{}{},
 	}, nil
 }
 
@@ -124,6 +124,7 @@ func (b *Broker) admit(ctx context.Context, s *session, f *protocol.ClientFrame)
 		return b.refuse(s.ws, protocol.Errorf(protocol.CodeCapacity, "this mesh has reached MAX_CONNECTIONS_PER_MESH"), f.ReqID)
 	}
 	b.metrics.connections.Inc()
+	b.applyPendingHook(s)
 	if adm.superseded != nil {
 		adm.superseded.close(statusSuperseded, "superseded")
 	}

@@ -138,16 +138,21 @@ func (h *hub) online(meshID string) map[string]bool {
 	return out
 }
 
-func (h *hub) closeAll(code int, reason string) {
+// all returns a snapshot of every live session of this node.
+func (h *hub) all() []*session {
 	h.mu.RLock()
-	var all []*session
+	defer h.mu.RUnlock()
+	var out []*session
 	for _, m := range h.meshes {
 		for _, s := range m.live {
-			all = append(all, s)
+			out = append(out, s)
 		}
 	}
-	h.mu.RUnlock()
-	for _, s := range all {
+	return out
+}
+
+func (h *hub) closeAll(code int, reason string) {
+	for _, s := range h.all() {
 		s.close(code, reason)
 	}
 }

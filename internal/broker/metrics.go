@@ -18,6 +18,7 @@ type metrics struct {
 	slowConsumers prometheus.Counter
 	droppedAcks   prometheus.Counter
 	commitSeconds prometheus.Histogram
+	hooks         *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -38,8 +39,10 @@ func newMetrics() *metrics {
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "claudemesh_store_commit_seconds", Help: "Latency of one group-commit transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claudemesh_hook_requests_total", Help: "POST /hook/set-status requests by result (ok or the error code)."}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.connections, m.hellos, m.routed, m.rateLimited, m.slowConsumers, m.droppedAcks, m.commitSeconds)
+	m.reg.MustRegister(m.connections, m.hellos, m.routed, m.rateLimited, m.slowConsumers, m.droppedAcks, m.commitSeconds, m.hooks)
 	return m
 }
 

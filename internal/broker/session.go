@@ -33,6 +33,7 @@ type pushItem struct {
 	messageID string
 	priority  string
 	frame     []byte
+	fromStore bool // loaded by a sync rather than offered live
 }
 
 // session is one authenticated connection. Fields above mu are fixed after
@@ -66,21 +67,24 @@ type session struct {
 	syncMu    sync.Mutex    // serializes backlog loads (syncer and fetch_pending)
 
 	mu       sync.Mutex
-	status   string
-	source   string
+	status   string    // effective status: idle | working | dnd
+	source   string    // what set it: manual | inferred | hook | ttl
+	statusAt time.Time // last signal that set the status (the TTL runs from here)
+	hookAt   time.Time // last hook signal; inferred signals yield to it (status.go)
+	summary  string
 	groups   []protocol.Group
 	syncing  bool
 	buffered []pushItem
 	inflight map[string]struct{} // pushed, not yet acked
+	// Messages the gate holds (gate.go): live ones in memory, so turning
+	// idle releases them without a store read; heldInStore means some exist
+	// only in the store and the release must sync.
+	held        []pushItem
+	heldBytes   int
+	heldInStore bool
 }
 
 func (s *session) key() memberSession { return memberSession{s.member.ID, s.sessionID} }
-
-// held reports whether a message of this priority waits under the current
-// status (protocol.md §4 gating table). Caller holds s.mu.
-func (s *session) heldLocked(priority string) bool {
-	return priority != protocol.PriorityNow && s.status != "idle"
-}
 
 // offer delivers a freshly committed message. While a backlog load runs, live
 // messages wait behind it so each recipient sees send order.
@@ -95,12 +99,14 @@ func (s *session) offer(it pushItem) {
 }
 
 // pushLocked queues a push unless it is already in flight or held by the
-// gate. A held message stays pending in the store until the next sync.
+// gate. A held message stays pending in the store and is remembered for
+// the release (holdLocked).
 func (s *session) pushLocked(it pushItem, gate bool) bool {
 	if _, dup := s.inflight[it.messageID]; dup {
 		return false
 	}
 	if gate && s.heldLocked(it.priority) {
+		s.holdLocked(it)
 		return false
 	}
 	s.inflight[it.messageID] = struct{}{}
@@ -143,6 +149,9 @@ func (s *session) sync(ctx context.Context, ignoreGate bool) (int, error) {
 		if s.pushLocked(backlogItem(&rows[i]), !ignoreGate) {
 			pushed++
 		}
+	}
+	if ignoreGate && err == nil {
+		s.dropHeldLocked() // every pending row was just pushed: nothing is held
 	}
 	for _, it := range s.buffered {
 		s.pushLocked(it, true)
@@ -231,16 +240,6 @@ func (s *session) abort() {
 	})
 }
 
-func (s *session) setStatus(status, source string) {
-	s.mu.Lock()
-	wasHeld := s.status != "idle"
-	s.status, s.source = status, source
-	s.mu.Unlock()
-	if wasHeld && status == "idle" {
-		s.requestSync() // held messages flow the moment the status becomes idle
-	}
-}
-
 func (s *session) snapshotGroups() []protocol.Group {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -248,7 +247,7 @@ func (s *session) snapshotGroups() []protocol.Group {
 }
 
 func backlogItem(d *store.Delivery) pushItem {
-	return pushItem{messageID: d.MessageID, priority: d.Priority, frame: protocol.Encode(pushFrame(d))}
+	return pushItem{messageID: d.MessageID, priority: d.Priority, frame: protocol.Encode(pushFrame(d)), fromStore: true}
 }
 
 func pushFrame(d *store.Delivery) protocol.Push {

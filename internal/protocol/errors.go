@@ -27,6 +27,9 @@ const (
 	CodeUnsupportedTarget Code = "unsupported_target"
 	CodeUnavailable       Code = "unavailable"
 	CodeNotFound          Code = "not_found"
+
+	// Shared state (§6).
+	CodeVersionConflict Code = "version_conflict"
 )
 
 // Error is a protocol error: a code plus a sentence a person can read.

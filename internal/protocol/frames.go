@@ -15,6 +15,16 @@ const (
 	TypeMessageStat  = "message_status"
 	TypeSetStatus    = "set_status"
 	TypePing         = "ping"
+	TypeSetSummary   = "set_summary"
+	TypeJoinGroup    = "join_group"
+	TypeLeaveGroup   = "leave_group"
+	TypeSetState     = "set_state"
+	TypeGetState     = "get_state"
+	TypeListState    = "list_state"
+	TypeDeleteState  = "delete_state"
+	TypeRemember     = "remember"
+	TypeRecall       = "recall"
+	TypeForget       = "forget"
 )
 
 // Broker frame types (broker -> client).
@@ -28,6 +38,11 @@ const (
 	TypeMembersList   = "members_list"
 	TypeMessageResult = "message_status_result"
 	TypePong          = "pong"
+	TypeStateChange   = "state_change"
+	TypeStateResult   = "state_result"
+	TypeStateList     = "state_list"
+	TypeMemoryStored  = "memory_stored"
+	TypeMemoryResults = "memory_results"
 )
 
 // Capabilities a client may declare in its hello.
@@ -94,6 +109,23 @@ type ClientFrame struct {
 	// set_status
 	Status string `json:"status,omitempty"`
 	Source string `json:"source,omitempty"`
+
+	// set_summary, join_group, leave_group
+	Summary string `json:"summary,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Role    string `json:"role,omitempty"`
+
+	// set_state, get_state, delete_state
+	Key       string          `json:"key,omitempty"`
+	Value     json.RawMessage `json:"value,omitempty"`
+	IfVersion *int64          `json:"ifVersion,omitempty"`
+
+	// remember, recall, forget
+	Content  string   `json:"content,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+	Query    string   `json:"query,omitempty"`
+	Limit    int      `json:"limit,omitempty"`
+	MemoryID string   `json:"memoryId,omitempty"`
 }
 
 // Group is a group membership as it appears on the wire.

@@ -59,6 +59,8 @@ type OK struct {
 	Type  string `json:"type"`
 	ReqID string `json:"_reqId,omitempty"`
 	Count *int   `json:"count,omitempty"`
+	// Version answers set_state with the key's new version.
+	Version *int64 `json:"version,omitempty"`
 }
 
 // Peer is one live session in peers_list.
@@ -121,6 +123,64 @@ type MessageStatusResult struct {
 	Delivered  bool              `json:"delivered"`
 	Recipients []RecipientStatus `json:"recipients"`
 	ReqID      string            `json:"_reqId,omitempty"`
+}
+
+// StateEntry is one shared key-value pair as state_result and state_list carry it.
+type StateEntry struct {
+	Key       string          `json:"key"`
+	Value     json.RawMessage `json:"value"`
+	UpdatedBy string          `json:"updatedBy"`
+	UpdatedAt string          `json:"updatedAt"`
+	Version   int64           `json:"version"`
+}
+
+// StateResult answers get_state; a missing key has value null and version 0.
+type StateResult struct {
+	Type string `json:"type"`
+	StateEntry
+	ReqID string `json:"_reqId,omitempty"`
+}
+
+// StateList answers list_state, sorted by key.
+type StateList struct {
+	Type    string       `json:"type"`
+	Entries []StateEntry `json:"entries"`
+	ReqID   string       `json:"_reqId,omitempty"`
+}
+
+// StateChange tells the other sessions of a mesh that a key changed.
+type StateChange struct {
+	Type      string          `json:"type"`
+	Key       string          `json:"key"`
+	Value     json.RawMessage `json:"value"`
+	UpdatedBy string          `json:"updatedBy"`
+	Version   int64           `json:"version"`
+	UpdatedAt string          `json:"updatedAt"`
+	Deleted   bool            `json:"deleted,omitempty"`
+}
+
+// MemoryStored answers remember.
+type MemoryStored struct {
+	Type  string `json:"type"`
+	ID    string `json:"id"`
+	ReqID string `json:"_reqId,omitempty"`
+}
+
+// MemoryResult is one match of recall.
+type MemoryResult struct {
+	ID           string   `json:"id"`
+	Content      string   `json:"content"`
+	Tags         []string `json:"tags"`
+	RememberedBy string   `json:"rememberedBy"`
+	RememberedAt string   `json:"rememberedAt"`
+	Rank         float64  `json:"rank"`
+}
+
+// MemoryResults answers recall, most relevant first.
+type MemoryResults struct {
+	Type     string         `json:"type"`
+	Memories []MemoryResult `json:"memories"`
+	ReqID    string         `json:"_reqId,omitempty"`
 }
 
 // SystemEventData is the eventData of peer_joined/left/returned and member_revoked.

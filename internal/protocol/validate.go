@@ -135,6 +135,9 @@ func (f *ClientFrame) ValidateStatus() *Error {
 	if f.Source != "" && f.Source != "manual" && f.Source != "inferred" {
 		return Errorf(CodeMalformed, `source must be "manual" or "inferred"`)
 	}
+	if f.Status == "dnd" && f.Source == "inferred" {
+		return Errorf(CodeMalformed, "dnd is set and cleared only manually")
+	}
 	return nil
 }
 

@@ -44,6 +44,7 @@ type Hello struct {
 	Member           Identity
 	Session          *Identity // proves a session key when set
 	SessionID        string
+	CWD              string // "/work/test" unless set
 	DisplayName      string
 	Groups           []protocol.Group
 	ClientAck        bool
@@ -63,6 +64,9 @@ func (h Hello) Frame() map[string]any {
 		"type": "hello", "meshId": h.MeshID, "memberId": h.MemberID, "pubkey": h.Member.Hex(),
 		"timestamp": ms, "signature": protocol.SignHex(h.Member.Priv, protocol.HelloCanonical(h.MeshID, h.MemberID, h.Member.Hex(), ms)),
 		"sessionId": h.SessionID, "pid": 4242, "cwd": "/work/test",
+	}
+	if h.CWD != "" {
+		f["cwd"] = h.CWD
 	}
 	if h.SessionID == "" {
 		f["sessionId"] = "sess-" + hex.EncodeToString(h.Member.Pub[:4]) + fmt.Sprint(time.Now().UnixNano())
