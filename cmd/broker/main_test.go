@@ -241,3 +241,38 @@ func TestSIGTERMDrainsAndExitsZero(t *testing.T) {
 		t.Fatalf("broker exit after SIGTERM: %v", err)
 	}
 }
+
+// TestMailOfADeadSessionReachesTheMembersNextSession: rows bound to a live
+// session that never acked survive a SIGKILL and go to the member's next
+// session even though that session has a new id.
+func TestMailOfADeadSessionReachesTheMembersNextSession(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			e := newEnv(t, b)
+			_, alice, bob := e.setup()
+			proc := e.serve()
+			ac, _ := testkit.Connect(t, e.url("ws")+"/ws", alice)
+			bc, _ := testkit.Connect(t, e.url("ws")+"/ws", bob) // declares client_ack, never acks
+			const n = 20
+			for i := 0; i < n; i++ {
+				ac.Send(map[string]any{"type": "send", "id": fmt.Sprint(i), "targetSpec": "bob",
+					"priority": "now", "nonce": "", "ciphertext": fmt.Sprintf("c%02d", i), "enc": "plain"})
+				ac.WaitFor(testkit.Reply(fmt.Sprint(i)))
+				bc.WaitFor(testkit.Push) // pushed to the live session, unacked
+			}
+			if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			proc.Wait()
+
+			e.serve()
+			bob.SessionID = "bob-after-restart"
+			bc2, _ := testkit.Connect(t, e.url("ws")+"/ws", bob)
+			for i := 0; i < n; i++ {
+				if p := bc2.WaitFor(testkit.Push); p["ciphertext"] != fmt.Sprintf("c%02d", i) {
+					t.Fatalf("push %d = %v", i, p["ciphertext"])
+				}
+			}
+		})
+	}
+}

@@ -133,6 +133,7 @@ func New(opts Options) (*Broker, error) {
 // Start runs the committer, the member poller, the message TTL sweeper and
 // the status TTL sweeper.
 func (b *Broker) Start() {
+	b.releaseOrphans()
 	b.commits.start()
 	b.goLoop(b.pollMembers)
 	b.goLoop(b.sweepExpired)

@@ -247,3 +247,30 @@ func (b *Broker) wakeMember(meshID, memberID string) {
 }
 
 var errShuttingDown = protocol.Errorf(protocol.CodeUnavailable, "the broker is shutting down; resend to the restarted broker")
+
+// releaseOrphans runs once at start, before any socket is served: rows
+// bound to sessions of the previous process go back to their members, so a
+// session that never resumes does not keep its member's mail. A session
+// that does resume claims them again at its first sync. Until clustering
+// arrives this assumes one broker per database.
+func (b *Broker) releaseOrphans() {
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
+	defer cancel()
+	refs, err := b.store.SessionsWithPendingRows(ctx)
+	if err != nil {
+		b.log.Warn("listing sessions with pending rows failed; their mail waits for their resume", "err", err)
+		return
+	}
+	released := 0
+	for _, r := range refs {
+		n, err := b.store.ReleaseSessionRows(ctx, r.MeshID, r.MemberID, r.SessionID)
+		if err != nil {
+			b.log.Warn("releasing a previous session's rows failed", "member", r.MemberID, "err", err)
+			continue
+		}
+		released += n
+	}
+	if released > 0 {
+		b.log.Info("handed undelivered messages of ended sessions back to their members", "rows", released, "sessions", len(refs))
+	}
+}

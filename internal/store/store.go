@@ -155,6 +155,13 @@ type Delivery struct {
 	ExpiresAt          time.Time
 }
 
+// SessionRef names one session of one member.
+type SessionRef struct {
+	MeshID    string
+	MemberID  string
+	SessionID string
+}
+
 // DeliveryKey names one delivery row.
 type DeliveryKey struct {
 	MessageID string
@@ -228,6 +235,11 @@ type Store interface {
 	// read them). Returns how many rows were released (deleted redundant rows
 	// are not counted). An empty sessionID releases nothing.
 	ReleaseSessionRows(ctx context.Context, meshID, memberID, sessionID string) (int, error)
+	// SessionsWithPendingRows lists the sessions holding pending, unpinned
+	// rows. A starting broker releases them: their sockets died with the
+	// previous process, and a session that never resumes must not keep its
+	// member's mail.
+	SessionsWithPendingRows(ctx context.Context) ([]SessionRef, error)
 	// PendingForSession returns pending, unexpired rows bound to the session,
 	// in Seq order, at most limit (0: no limit).
 	PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error)
