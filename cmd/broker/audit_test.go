@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -50,8 +51,10 @@ func TestAuditVerifyReportsAnAlteredRow(t *testing.T) {
 			e := newEnv(t, b)
 			meshID, alice, _ := e.setup()
 			e.serve()
-			for range 2 {
-				c, ack := testkit.Connect(t, e.url("ws")+"/ws", alice)
+			for i := range 2 {
+				hello := alice
+				hello.SessionID = fmt.Sprintf("audit-%d", i) // two sessions, not a resume
+				c, ack := testkit.Connect(t, e.url("ws")+"/ws", hello)
 				if ack["type"] != "hello_ack" {
 					t.Fatalf("hello: %v", ack)
 				}

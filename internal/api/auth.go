@@ -63,9 +63,6 @@ func (a *API) authenticate(r *http.Request) (*adminReq, error) {
 	if !protocol.VerifyHex(pubkey, canonical, sig) {
 		return nil, unauthenticated("the request signature does not verify for that key, method, path and body")
 	}
-	if !a.replays.remember(sig, a.now().Add(2*skew)) {
-		return nil, unauthenticated("this signed request was already used; sign a fresh one")
-	}
 	mesh, err := a.liveMesh(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return nil, err
@@ -82,6 +79,10 @@ func (a *API) authenticate(r *http.Request) (*adminReq, error) {
 	}
 	if pubkey != mesh.OwnerPubkey && (req.member == nil || req.member.Role != store.RoleAdmin) {
 		return nil, errForbidden
+	}
+	// Recorded only once authorized, so strangers cannot grow the cache.
+	if !a.replays.remember(sig, a.now().Add(2*skew)) {
+		return nil, unauthenticated("this signed request was already used; sign a fresh one")
 	}
 	return req, nil
 }

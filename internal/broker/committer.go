@@ -36,10 +36,14 @@ type release struct {
 // recipients go out only after the commit and come from memory, not from a
 // second read of the store.
 type committer struct {
-	b        *Broker
-	reqs     chan *commitReq
-	acks     chan store.DeliveryKey
-	releases chan release
+	b    *Broker
+	reqs chan *commitReq
+	acks chan store.DeliveryKey
+	// Releases are never dropped: a lost one would strand a member's mail
+	// on a dead session id. relMu guards relQueue; relWake signals it.
+	relMu    sync.Mutex
+	relQueue []release
+	relWake  chan struct{}
 	stopped  chan struct{}
 	quit     chan struct{}
 
@@ -51,12 +55,12 @@ type committer struct {
 
 func newCommitter(b *Broker) *committer {
 	return &committer{
-		b:        b,
-		reqs:     make(chan *commitReq, 4096),
-		acks:     make(chan store.DeliveryKey, 16384),
-		releases: make(chan release, 1024),
-		stopped:  make(chan struct{}),
-		quit:     make(chan struct{}),
+		b:       b,
+		reqs:    make(chan *commitReq, 4096),
+		acks:    make(chan store.DeliveryKey, 16384),
+		relWake: make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+		quit:    make(chan struct{}),
 	}
 }
 
@@ -92,11 +96,21 @@ func (c *committer) submit(ctx context.Context, msg store.NewMessage, frame []by
 
 // releaseSession queues a release; it runs after every ack queued before it.
 func (c *committer) releaseSession(meshID string, key memberSession) {
+	c.relMu.Lock()
+	c.relQueue = append(c.relQueue, release{meshID, key})
+	c.relMu.Unlock()
 	select {
-	case c.releases <- release{meshID, key}:
+	case c.relWake <- struct{}{}:
 	default:
-		c.b.log.Warn("release queue full; rows stay with the session until it resumes", "member", key.memberID)
 	}
+}
+
+func (c *committer) takeReleases() []release {
+	c.relMu.Lock()
+	defer c.relMu.Unlock()
+	q := c.relQueue
+	c.relQueue = nil
+	return q
 }
 
 // markDelivered queues an ack; if the queue is full the row simply stays
@@ -123,22 +137,27 @@ func (c *committer) run() {
 			acks = append(acks[:0], k)
 			acks = drain(c.acks, acks, maxAckBatch)
 			c.flushAcks(acks)
-		case r := <-c.releases:
+		case <-c.relWake:
 			// Acks queued before the session ended must land first, or their
 			// rows would be handed to the next session and pushed again.
 			for len(c.acks) > 0 {
 				c.flushAcks(drain(c.acks, acks[:0], maxAckBatch))
 			}
-			c.release(r)
+			for _, r := range c.takeReleases() {
+				c.release(r)
+			}
 		case <-c.quit:
-			for len(c.reqs) > 0 || len(c.acks) > 0 || len(c.releases) > 0 {
+			for {
+				rels := c.takeReleases()
+				if len(c.reqs) == 0 && len(c.acks) == 0 && len(rels) == 0 {
+					return
+				}
 				c.commitBatch(drain(c.reqs, batch[:0], maxCommitBatch))
 				c.flushAcks(drain(c.acks, acks[:0], maxAckBatch))
-				for _, r := range drain(c.releases, nil, cap(c.releases)) {
+				for _, r := range rels {
 					c.release(r)
 				}
 			}
-			return
 		}
 	}
 }

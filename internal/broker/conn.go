@@ -120,6 +120,18 @@ func (b *Broker) keepAlive(ctx context.Context, s *session) {
 	}
 }
 
+// finishSession records the end of an unregistered session and hands its
+// unacked mail back to its member.
+func (b *Broker) finishSession(s *session) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.store.EndPresence(ctx, s.presenceID, b.now()); err != nil {
+		b.log.Warn("recording session end failed", "presence", s.presenceID, "err", err)
+	}
+	b.commits.releaseSession(s.meshID, s.key())
+	b.audit(s.meshID, "session_disconnected", s.member.Pubkey, map[string]any{"presence_id": s.presenceID, "session_id": s.sessionID})
+}
+
 // endSession unregisters a finished connection and tells the mesh, unless a
 // newer socket took the session over.
 func (b *Broker) endSession(s *session) {
@@ -127,13 +139,7 @@ func (b *Broker) endSession(s *session) {
 	if !b.hub.unregister(s) {
 		return // superseded: the session lives on in its new socket
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := b.store.EndPresence(ctx, s.presenceID, b.now()); err != nil {
-		b.log.Warn("recording session end failed", "presence", s.presenceID, "err", err)
-	}
-	b.commits.releaseSession(s.meshID, s.key()) // unacked mail goes back to the member
-	b.audit(s.meshID, "session_disconnected", s.member.Pubkey, map[string]any{"presence_id": s.presenceID, "session_id": s.sessionID})
+	b.finishSession(s)
 	if !s.ephemeral {
 		b.announce(s.meshID, s.presenceID, eventForSession(protocol.EventPeerLeft, s))
 	}

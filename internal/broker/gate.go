@@ -36,6 +36,7 @@ func (s *session) releaseLocked() (needSync bool) {
 	held, inStore := s.held, s.heldInStore
 	s.dropHeldLocked()
 	if inStore || s.syncing {
+		s.scheduleSyncLocked() // later live offers wait behind the store's rows
 		return true
 	}
 	for _, it := range held {

@@ -143,7 +143,8 @@ func (b *Broker) handleMessageStatus(ctx context.Context, s *session, f *protoco
 		return
 	}
 	res := protocol.MessageStatusResult{Type: protocol.TypeMessageResult, MessageID: st.MessageID,
-		TargetSpec: []byte(st.TargetSpec), Delivered: true, ReqID: f.ReqID}
+		TargetSpec: []byte(st.TargetSpec), Delivered: true, ReqID: f.ReqID,
+		Recipients: []protocol.RecipientStatus{}} // [] rather than null once rows are swept
 	for _, r := range st.Recipients {
 		status := r.Status
 		if status == store.DeliveryPending && st.Priority != protocol.PriorityNow && b.isHeld(s.meshID, r) {

@@ -19,6 +19,10 @@ const (
 	maxPipelinedSends = 256
 )
 
+// pipelineDepth keeps a session's unacked sends to a quarter of its write
+// queue, so a burst of their acks can never overflow it.
+func pipelineDepth(writeQueue int) int { return max(1, min(maxPipelinedSends, writeQueue/4)) }
+
 // authenticate runs the hello checks of protocol.md §2 in order, registers
 // the session and writes hello_ack. On failure the error frame is written,
 // the socket closed with 1008 and the code as reason.
@@ -105,8 +109,9 @@ func (b *Broker) checkHello(ctx context.Context, f *protocol.ClientFrame) (*sess
 		sessionID: f.SessionID, sessionPubkey: f.SessionPubkey, routingAddr: routing,
 		displayName: name, hello: f, clientAck: f.HasCapability(protocol.CapClientAck),
 		protocol: f.Protocol, ephemeral: f.Ephemeral, connectedAt: now,
-		limiter: newTokenBucket(b.cfg.SendRatePerSec, now), sendSlots: make(chan struct{}, maxPipelinedSends),
-		out: make(chan outFrame, b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1),
+		limiter: newTokenBucket(b.cfg.SendRatePerSec, now), sendSlots: make(chan struct{}, pipelineDepth(b.opts.WriteQueueSize)),
+		out: make(chan outFrame, b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1), drained: make(chan struct{}, 1),
+		syncing: !f.Ephemeral, syncDue: !f.Ephemeral, // live offers wait for the first sync
 		status: status, source: sourceManual, statusAt: now, inflight: map[string]struct{}{},
 	}, nil
 }
@@ -140,14 +145,20 @@ func (b *Broker) admit(ctx context.Context, s *session, f *protocol.ClientFrame)
 	err = s.ws.Write(wctx, websocket.MessageText, protocol.Encode(ack))
 	cancel()
 	if err != nil {
-		b.hub.unregister(s)
+		// Nothing was announced yet, but the session may have taken over a
+		// live one: end it like any other so its rows go back to the member.
 		b.metrics.connections.Dec()
+		if b.hub.unregister(s) {
+			b.finishSession(s)
+		}
 		return err
 	}
 	b.metrics.hellos.WithLabelValues("ok").Inc()
 	b.audit(s.meshID, "session_connected", s.member.Pubkey, map[string]any{"presence_id": s.presenceID, "session_id": s.sessionID, "resumed": adm.resumed})
-	// A revocation applied between the member check and register must still win.
-	if _, _, err := b.members.member(ctx, s.meshID, s.member.ID); errors.Is(err, store.ErrNotFound) {
+	// A revocation committed before this point must win even if the cache
+	// has not seen it yet; one committed after it reaches the poller, which
+	// finds this session registered. So the re-check reads the store.
+	if m, err := b.store.GetMember(ctx, s.meshID, s.member.ID); err == nil && m.RevokedAt != nil {
 		s.close(statusRevoked, "revoked")
 	}
 	switch {
@@ -167,6 +178,8 @@ func (b *Broker) sessionGroups(ctx context.Context, s *session, f *protocol.Clie
 		return wireGroups(s.member.Groups), nil
 	}
 	gs := storeGroups(f.Groups)
+	b.groupsMu.Lock() // the same read-modify-write lock as join_group/leave_group
+	defer b.groupsMu.Unlock()
 	if err := b.store.SetMemberGroups(ctx, s.meshID, s.member.ID, gs); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,10 @@ type memberCache struct {
 	st     store.Store
 	mu     sync.RWMutex
 	meshes map[string]*meshMembers
+	// gen counts applied changes. A reload installs what it read only if no
+	// change was applied while it read, so a slow reload can never bring
+	// back a member the poller has just revoked.
+	gen uint64
 }
 
 func newMemberCache(st store.Store) *memberCache {
@@ -42,8 +46,33 @@ func (c *memberCache) mesh(ctx context.Context, meshID string) (*meshMembers, er
 	return c.reload(ctx, meshID)
 }
 
-// reload reads a mesh and its members from the store.
+// reload reads a mesh and its members from the store and installs them,
+// retrying while the poller applies changes concurrently.
 func (c *memberCache) reload(ctx context.Context, meshID string) (*meshMembers, error) {
+	for attempt := 0; ; attempt++ {
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
+		m, err := c.read(ctx, meshID)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.gen == gen || attempt == 4 {
+			// After a few lost races the read is still returned, uninstalled:
+			// the caller gets a snapshot no older than its own request.
+			if c.gen == gen {
+				c.meshes[meshID] = m
+			}
+			c.mu.Unlock()
+			return m, nil
+		}
+		c.mu.Unlock()
+	}
+}
+
+// read loads a mesh's live membership from the store.
+func (c *memberCache) read(ctx context.Context, meshID string) (*meshMembers, error) {
 	mesh, err := c.st.GetMesh(ctx, meshID)
 	if err != nil {
 		return nil, err
@@ -59,9 +88,6 @@ func (c *memberCache) reload(ctx context.Context, meshID string) (*meshMembers, 
 			m.byPubkey[mem.Pubkey] = mem.ID
 		}
 	}
-	c.mu.Lock()
-	c.meshes[meshID] = m
-	c.mu.Unlock()
 	return m, nil
 }
 
@@ -121,6 +147,7 @@ func (c *memberCache) byPubkey(ctx context.Context, meshID, pubkey string) (stor
 func (c *memberCache) apply(mem store.Member) (revoked bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	m := c.meshes[mem.MeshID]
 	if m == nil {
 		return false
@@ -142,6 +169,7 @@ func (c *memberCache) apply(mem store.Member) (revoked bool) {
 func (c *memberCache) setGroups(meshID, memberID string, groups []store.Group) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	if m := c.meshes[meshID]; m != nil {
 		if mem, ok := m.byID[memberID]; ok {
 			mem.Groups = groups

@@ -64,6 +64,7 @@ type session struct {
 	done      chan struct{} // closed when the connection is finished
 	closeOnce sync.Once
 	kick      chan struct{} // wakes the syncer (capacity 1)
+	drained   chan struct{} // the writer made room in out (capacity 1)
 	syncMu    sync.Mutex    // serializes backlog loads (syncer and fetch_pending)
 
 	mu       sync.Mutex
@@ -73,7 +74,8 @@ type session struct {
 	hookAt   time.Time // last hook signal; inferred signals yield to it (status.go)
 	summary  string
 	groups   []protocol.Group
-	syncing  bool
+	syncing  bool // live offers are buffered (a sync is running or due)
+	syncDue  bool // a sync was scheduled after the running one started
 	buffered []pushItem
 	inflight map[string]struct{} // pushed, not yet acked
 	// Messages the gate holds (gate.go): live ones in memory, so turning
@@ -129,52 +131,121 @@ func (s *session) enqueue(f outFrame) {
 	}
 }
 
+// backlogPage bounds one store read of a session's backlog.
+const backlogPage = 256
+
 // sync loads the session's pending rows from the store and pushes them in
 // order, then releases live messages that arrived meanwhile. ignoreGate is
 // set by fetch_pending, which pulls held messages too. It returns how many
-// pushes it queued.
+// pushes it queued. A backlog larger than the write queue is read in pages
+// that wait for room, so a long absence never overflows the queue.
 func (s *session) sync(ctx context.Context, ignoreGate bool) (int, error) {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.mu.Lock()
-	s.syncing = true
+	s.syncing, s.syncDue = true, false
 	s.mu.Unlock()
 
-	rows, err := s.loadBacklog(ctx)
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pushed := 0
-	for i := range rows {
-		if s.pushLocked(backlogItem(&rows[i]), !ignoreGate) {
-			pushed++
-		}
-	}
+	pushed, err := s.pushBacklog(ctx, ignoreGate)
 	if ignoreGate && err == nil {
+		s.mu.Lock()
 		s.dropHeldLocked() // every pending row was just pushed: nothing is held
+		s.mu.Unlock()
 	}
-	for _, it := range s.buffered {
-		s.pushLocked(it, true)
-	}
-	s.buffered, s.syncing = nil, false
+	s.flushBuffered(ctx)
 	return pushed, err
 }
 
-func (s *session) loadBacklog(ctx context.Context) ([]store.Delivery, error) {
+func (s *session) pushBacklog(ctx context.Context, ignoreGate bool) (int, error) {
 	now := s.b.now()
 	if _, err := s.b.store.ClaimMemberQueue(ctx, s.meshID, s.member.ID, s.sessionID, now); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return s.b.store.PendingForSession(ctx, s.meshID, s.member.ID, s.sessionID, now, 0)
+	pushed := 0
+	var after int64
+	for {
+		room := min(s.waitRoom(ctx), backlogPage)
+		if room == 0 {
+			return pushed, nil // the session ended; its rows stay pending
+		}
+		rows, err := s.b.store.PendingForSession(ctx, s.meshID, s.member.ID, s.sessionID, now, after, room)
+		if err != nil {
+			return pushed, err
+		}
+		s.mu.Lock()
+		for i := range rows {
+			if s.pushLocked(backlogItem(&rows[i]), !ignoreGate) {
+				pushed++
+			}
+		}
+		s.mu.Unlock()
+		if len(rows) < room {
+			return pushed, nil
+		}
+		after = rows[len(rows)-1].Seq
+	}
 }
 
-// requestSync wakes the syncer without blocking; one pending wake is enough.
-// Ephemeral sessions are never delivery targets: they read their member's
-// mail only by asking (fetch_pending).
+// flushBuffered pushes the live messages that arrived during the sync, as
+// room allows, and ends the sync when none are left. If another sync was
+// scheduled meanwhile (syncDue), buffering goes on so its rows go first.
+func (s *session) flushBuffered(ctx context.Context) {
+	for {
+		room := s.waitRoom(ctx)
+		s.mu.Lock()
+		if room == 0 || len(s.buffered) == 0 {
+			s.buffered = nil
+			s.syncing = s.syncDue && room > 0
+			s.mu.Unlock()
+			return
+		}
+		n := min(room, len(s.buffered))
+		for _, it := range s.buffered[:n] {
+			s.pushLocked(it, true)
+		}
+		s.buffered = s.buffered[n:]
+		s.mu.Unlock()
+	}
+}
+
+// waitRoom blocks until the write queue is at most half full and returns how
+// many frames a sync may add, keeping headroom for replies and events; 0
+// when the session or ctx ended. Only syncs wait here, never the committer.
+func (s *session) waitRoom(ctx context.Context) int {
+	for {
+		if used := len(s.out); used <= cap(s.out)/2 {
+			return max(1, cap(s.out)-used-cap(s.out)/8)
+		}
+		select {
+		case <-s.drained:
+		case <-s.done:
+			return 0
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+// scheduleSyncLocked makes live offers wait from now on until a sync has
+// pushed the store's older rows: without it a live message could overtake
+// an older one that is about to be claimed. Caller holds s.mu.
+func (s *session) scheduleSyncLocked() {
+	if !s.ephemeral {
+		s.syncing, s.syncDue = true, true
+	}
+}
+
+// requestSync schedules a sync and wakes the syncer without blocking; one
+// pending wake is enough. Ephemeral sessions are never delivery targets:
+// they read their member's mail only by asking (fetch_pending). The caller
+// must not hold s.mu.
 func (s *session) requestSync() {
 	if s.ephemeral {
 		return
 	}
+	s.mu.Lock()
+	s.scheduleSyncLocked()
+	s.mu.Unlock()
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -208,6 +279,17 @@ func (s *session) runWriter() {
 		case <-s.done:
 			return
 		case f := <-s.out:
+			select {
+			case <-s.done: // closed meanwhile (e.g. superseded): never write or ack after that
+				return
+			default:
+			}
+			if len(s.out) <= cap(s.out)/2 {
+				select {
+				case s.drained <- struct{}{}:
+				default:
+				}
+			}
 			ctx, cancel := context.WithTimeout(s.b.ctx, s.b.opts.WriteTimeout)
 			err := s.ws.Write(ctx, websocket.MessageText, f.data)
 			cancel()

@@ -34,7 +34,7 @@ func TestCommitMessagesOrder(t *testing.T) {
 		equal(t, "pending for carol", f.pendingIDs(t, f.carol, ""), []string{"m1", "m2", "m3", "m4", "m5"})
 
 		// Every field survives the round trip, times truncated to ms.
-		ds, err := s.PendingForSession(context.Background(), f.mesh.ID, f.bob.ID, "s1", t0, 1)
+		ds, err := s.PendingForSession(context.Background(), f.mesh.ID, f.bob.ID, "s1", t0, 0, 1)
 		must(t, err)
 		m := batch[0]
 		equal(t, "delivery", ds, []store.Delivery{{Seq: res[0].Seq, MessageID: m.ID, MeshID: m.MeshID,

@@ -61,7 +61,7 @@ func TestCommitMessagesConcurrent(t *testing.T) {
 			m       store.Member
 			session string
 		}{{f.bob, "s1"}, {f.carol, ""}} {
-			ds, err := s.PendingForSession(context.Background(), f.mesh.ID, q.m.ID, q.session, t0, 0)
+			ds, err := s.PendingForSession(context.Background(), f.mesh.ID, q.m.ID, q.session, t0, 0, 0)
 			must(t, err)
 			got := map[string]int64{}
 			for i, d := range ds {

@@ -75,22 +75,30 @@ func TestPendingForSession(t *testing.T) {
 		f.commit(t, 0, msgs...)
 		must(t, s.MarkDelivered(ctx, []store.DeliveryKey{{MessageID: "p2", MemberID: f.bob.ID, SessionID: "s1"}}, t0))
 
+		all, err := s.PendingForSession(ctx, f.mesh.ID, f.bob.ID, "s1", t0, 0, 0)
+		must(t, err)
+		if len(all) != 4 {
+			t.Fatalf("pending rows: %+v", all)
+		}
 		cases := []struct {
 			name          string
 			mesh, session string
 			now           time.Time
+			after         int64
 			limit         int
 			want          []string
 		}{
-			{"all", f.mesh.ID, "s1", t0, 0, []string{"p1", "p3", "p4", "p5"}},
-			{"limit", f.mesh.ID, "s1", t0, 2, []string{"p1", "p3"}},
-			{"expiry is exclusive", f.mesh.ID, "s1", ms(t0).Add(time.Minute), 0, []string{"p1", "p3", "p5"}},
-			{"other session", f.mesh.ID, "s2", t0, 0, nil},
-			{"member-bound is another queue", f.mesh.ID, "", t0, 0, nil},
-			{"other mesh", "mesh2", "s1", t0, 0, nil},
+			{"all", f.mesh.ID, "s1", t0, 0, 0, []string{"p1", "p3", "p4", "p5"}},
+			{"limit", f.mesh.ID, "s1", t0, 0, 2, []string{"p1", "p3"}},
+			{"after a seq (paging)", f.mesh.ID, "s1", t0, all[1].Seq, 1, []string{"p4"}},
+			{"after the last seq", f.mesh.ID, "s1", t0, all[3].Seq, 0, nil},
+			{"expiry is exclusive", f.mesh.ID, "s1", ms(t0).Add(time.Minute), 0, 0, []string{"p1", "p3", "p5"}},
+			{"other session", f.mesh.ID, "s2", t0, 0, 0, nil},
+			{"member-bound is another queue", f.mesh.ID, "", t0, 0, 0, nil},
+			{"other mesh", "mesh2", "s1", t0, 0, 0, nil},
 		}
 		for _, c := range cases {
-			ds, err := s.PendingForSession(ctx, c.mesh, f.bob.ID, c.session, c.now, c.limit)
+			ds, err := s.PendingForSession(ctx, c.mesh, f.bob.ID, c.session, c.now, c.after, c.limit)
 			must(t, err)
 			var ids []string
 			for i, d := range ds {

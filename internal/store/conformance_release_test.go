@@ -27,7 +27,7 @@ func TestPinnedRows(t *testing.T) {
 			session string
 			want    bool
 		}{{f.bob, "s1", true}, {f.bob, "s2", true}, {f.carol, "", false}} {
-			ds, err := s.PendingForSession(ctx, f.mesh.ID, c.member.ID, c.session, t0, 0)
+			ds, err := s.PendingForSession(ctx, f.mesh.ID, c.member.ID, c.session, t0, 0, 0)
 			must(t, err)
 			if len(ds) != 1 || ds[0].Pinned != c.want {
 				t.Fatalf("%s/%s: %+v, want one row with Pinned=%v", c.member.ID, c.session, ds, c.want)
@@ -87,7 +87,7 @@ func TestReleaseSessionRows(t *testing.T) {
 		equal(t, "bob/s1", f.pendingIDs(t, f.bob, "s1"), []string{"pinned"})
 		equal(t, "bob/s2", f.pendingIDs(t, f.bob, "s2"), []string{"other-session"})
 		equal(t, "carol/s1", f.pendingIDs(t, f.carol, "s1"), []string{"other-member"})
-		ds, err := s.PendingForSession(ctx, "mesh2", f.bob.ID, "s1", t0, 0)
+		ds, err := s.PendingForSession(ctx, "mesh2", f.bob.ID, "s1", t0, 0, 0)
 		must(t, err)
 		if len(ds) != 1 || ds[0].MessageID != "elsewhere" {
 			t.Fatalf("bob/s1 in mesh2: %+v", ds)
@@ -115,7 +115,7 @@ func TestReleaseSessionRows(t *testing.T) {
 		if n != 3 {
 			t.Fatalf("claimed %d rows, want 3", n)
 		}
-		ds, err = s.PendingForSession(ctx, f.mesh.ID, f.bob.ID, "s3", t0, 0)
+		ds, err = s.PendingForSession(ctx, f.mesh.ID, f.bob.ID, "s3", t0, 0, 0)
 		must(t, err)
 		var ids []string
 		for i, d := range ds {

@@ -71,7 +71,7 @@ func (f *fixture) commit(t testing.TB, window time.Duration, msgs ...store.NewMe
 // pendingIDs lists the message ids pending for a session at t0.
 func (f *fixture) pendingIDs(t testing.TB, member store.Member, session string) []string {
 	t.Helper()
-	ds, err := f.s.PendingForSession(context.Background(), f.mesh.ID, member.ID, session, t0, 0)
+	ds, err := f.s.PendingForSession(context.Background(), f.mesh.ID, member.ID, session, t0, 0, 0)
 	must(t, err)
 	ids := []string{}
 	for _, d := range ds {

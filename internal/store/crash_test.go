@@ -83,7 +83,7 @@ func TestSQLiteAckedSurvivesKill(t *testing.T) {
 	s, err = store.OpenSQLite(ctx, dir)
 	must(t, err)
 	defer s.Close()
-	ds, err := s.PendingForSession(ctx, f.mesh.ID, f.bob.ID, "", time.Unix(0, 0), 0)
+	ds, err := s.PendingForSession(ctx, f.mesh.ID, f.bob.ID, "", time.Unix(0, 0), 0, 0)
 	must(t, err)
 	have := map[string]bool{}
 	for _, d := range ds {

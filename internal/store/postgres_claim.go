@@ -69,13 +69,22 @@ func pgClaim(ctx context.Context, tx pgx.Tx, c Claim) (ClaimResult, error) {
 	if err := lifecycleBeforeUse(inv, c); err != nil {
 		return res, err
 	}
-	// The guarded update decides: a use is taken only while one is left.
+	// The guarded update decides: a use is taken only while one is left and
+	// the invite is not revoked. At READ COMMITTED it re-reads the row after
+	// waiting for a concurrent revoke, so a revoke that returned first wins.
 	tag, err := tx.Exec(ctx, `UPDATE invites SET used_count = used_count + 1, claimed_by_pubkey = $1
-		WHERE id = $2 AND used_count < max_uses`, c.ClaimedBy, inv.ID)
+		WHERE id = $2 AND used_count < max_uses AND revoked_at IS NULL`, c.ClaimedBy, inv.ID)
 	if err != nil {
 		return res, err
 	}
 	if tag.RowsAffected() != 1 {
+		var revoked bool
+		if err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM invites WHERE id = $1`, inv.ID).Scan(&revoked); err != nil {
+			return res, err
+		}
+		if revoked {
+			return res, ErrInviteRevoked
+		}
 		return res, ErrInviteExhausted
 	}
 	res.Invite.UsedCount++

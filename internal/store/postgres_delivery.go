@@ -60,7 +60,7 @@ func (s *pgStore) ReleaseSessionRows(ctx context.Context, meshID, memberID, sess
 	return n, err
 }
 
-func (s *pgStore) PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error) {
+func (s *pgStore) PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, afterSeq int64, limit int) ([]Delivery, error) {
 	var lim *int // NULL: no limit
 	if limit > 0 {
 		lim = &limit
@@ -70,8 +70,8 @@ func (s *pgStore) PendingForSession(ctx context.Context, meshID, memberID, sessi
 		m.nonce, m.ciphertext, m.created_at, m.expires_at
 		FROM deliveries d JOIN messages m ON m.seq = d.message_seq
 		WHERE d.member_id = $1 AND d.session_id = $2 AND d.status = 'pending'
-		  AND m.mesh_id = $3 AND m.expires_at > $4
-		ORDER BY d.message_seq LIMIT $5`, memberID, sessionID, meshID, toMS(now), lim)
+		  AND m.mesh_id = $3 AND m.expires_at > $4 AND d.message_seq > $6
+		ORDER BY d.message_seq LIMIT $5`, memberID, sessionID, meshID, toMS(now), lim, afterSeq)
 	if err != nil {
 		return nil, pgErr("pending for session", err)
 	}

@@ -92,9 +92,11 @@ func (s *pgStore) queryMembers(ctx context.Context, op, q string, args ...any) (
 }
 
 func (s *pgStore) RevokeMember(ctx context.Context, meshID, memberID string, at time.Time) (Member, error) {
-	// COALESCE keeps the first revocation time; GREATEST keeps updated_at monotonic.
+	// COALESCE keeps the first revocation time. updated_at strictly grows,
+	// even within one millisecond or under a clock step back, so pollers
+	// never mistake the change for one they have already applied.
 	m, err := scanPGMember(s.pool.QueryRow(ctx, `UPDATE members
-		SET revoked_at = COALESCE(revoked_at, $1), updated_at = GREATEST(updated_at, $1)
+		SET revoked_at = COALESCE(revoked_at, $1), updated_at = GREATEST(updated_at + interval '1 millisecond', $1)
 		WHERE id = $2 AND mesh_id = $3 RETURNING `+pgMemberCols, toMS(at), memberID, meshID))
 	return m, pgErr("revoke member", err)
 }
@@ -104,7 +106,7 @@ func (s *pgStore) SetMemberGroups(ctx context.Context, meshID, memberID string, 
 	if err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE members SET groups = $1::jsonb, updated_at = GREATEST(updated_at, $2)
+	tag, err := s.pool.Exec(ctx, `UPDATE members SET groups = $1::jsonb, updated_at = GREATEST(updated_at + interval '1 millisecond', $2)
 		WHERE id = $3 AND mesh_id = $4`, g, toMS(time.Now()), memberID, meshID)
 	return pgErr("set member groups", pgAffectedOne(tag, err))
 }

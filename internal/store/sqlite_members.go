@@ -94,9 +94,11 @@ func (s *sqliteStore) queryMembers(ctx context.Context, op, q string, args ...an
 }
 
 func (s *sqliteStore) RevokeMember(ctx context.Context, meshID, memberID string, at time.Time) (Member, error) {
-	// COALESCE keeps the first revocation time; MAX keeps updated_at monotonic.
+	// COALESCE keeps the first revocation time. updated_at strictly grows,
+	// even within one millisecond or under a clock step back, so pollers
+	// never mistake the change for one they have already applied.
 	m, err := scanSQLiteMember(s.w.QueryRowContext(ctx, `UPDATE members
-		SET revoked_at = COALESCE(revoked_at, ?1), updated_at = MAX(updated_at, ?1)
+		SET revoked_at = COALESCE(revoked_at, ?1), updated_at = MAX(updated_at + 1, ?1)
 		WHERE id = ?2 AND mesh_id = ?3 RETURNING `+sqliteMemberCols, msOf(at), memberID, meshID))
 	return m, sqliteErr("revoke member", err)
 }
@@ -106,7 +108,7 @@ func (s *sqliteStore) SetMemberGroups(ctx context.Context, meshID, memberID stri
 	if err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE members SET groups = ?, updated_at = MAX(updated_at, ?)
+	res, err := s.w.ExecContext(ctx, `UPDATE members SET groups = ?, updated_at = MAX(updated_at + 1, ?)
 		WHERE id = ? AND mesh_id = ?`, g, msOf(time.Now()), memberID, meshID)
 	return sqliteErr("set member groups", affectedOne(res, err))
 }

@@ -63,7 +63,7 @@ func (s *sqliteStore) ReleaseSessionRows(ctx context.Context, meshID, memberID, 
 	return int(n), err
 }
 
-func (s *sqliteStore) PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error) {
+func (s *sqliteStore) PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, afterSeq int64, limit int) ([]Delivery, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -72,8 +72,8 @@ func (s *sqliteStore) PendingForSession(ctx context.Context, meshID, memberID, s
 		m.nonce, m.ciphertext, m.created_at, m.expires_at
 		FROM deliveries d JOIN messages m ON m.seq = d.message_seq
 		WHERE d.member_id = ? AND d.session_id = ? AND d.status = 'pending'
-		  AND m.mesh_id = ? AND m.expires_at > ?
-		ORDER BY d.message_seq LIMIT ?`, memberID, sessionID, meshID, msOf(now), limit)
+		  AND m.mesh_id = ? AND m.expires_at > ? AND d.message_seq > ?
+		ORDER BY d.message_seq LIMIT ?`, memberID, sessionID, meshID, msOf(now), afterSeq, limit)
 	if err != nil {
 		return nil, sqliteErr("pending for session", err)
 	}

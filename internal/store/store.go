@@ -240,9 +240,10 @@ type Store interface {
 	// previous process, and a session that never resumes must not keep its
 	// member's mail.
 	SessionsWithPendingRows(ctx context.Context) ([]SessionRef, error)
-	// PendingForSession returns pending, unexpired rows bound to the session,
-	// in Seq order, at most limit (0: no limit).
-	PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, limit int) ([]Delivery, error)
+	// PendingForSession returns pending, unexpired rows bound to the session
+	// with Seq > afterSeq, in Seq order, at most limit (0: no limit). Paging
+	// by afterSeq lets a reader walk a large backlog in bounded steps.
+	PendingForSession(ctx context.Context, meshID, memberID, sessionID string, now time.Time, afterSeq int64, limit int) ([]Delivery, error)
 	// MarkDelivered marks pending rows delivered; unknown or already
 	// delivered keys are ignored.
 	MarkDelivered(ctx context.Context, keys []DeliveryKey, at time.Time) error
