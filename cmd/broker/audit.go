@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/claudemesh/claudemesh/internal/audit"
-	"github.com/claudemesh/claudemesh/internal/store"
 )
 
 func auditCmd() *cobra.Command {
@@ -36,14 +35,11 @@ func auditVerifyCmd() *cobra.Command {
 		Short: "Walk a mesh's hash-chained audit log and report the first broken row (exit 1 if any)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd)
+			st, err := openMeshStore(cmd, meshID)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if _, err := st.GetMesh(cmd.Context(), meshID); errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no mesh with id %q", meshID)
-			}
 			res, err := audit.Verify(cmd.Context(), st, meshID)
 			if err != nil {
 				return err

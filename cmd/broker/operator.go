@@ -147,14 +147,11 @@ func memberListCmd() *cobra.Command {
 		Short: "List a mesh's members, revoked ones included",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd)
+			st, err := openMeshStore(cmd, meshID)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if _, err := st.GetMesh(cmd.Context(), meshID); errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no mesh with id %q", meshID)
-			}
 			members, err := st.ListMembers(cmd.Context(), meshID)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -93,6 +94,23 @@ func openStore(cmd *cobra.Command) (store.Store, error) {
 		return nil, err
 	}
 	return store.Open(cmd.Context(), store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+}
+
+// openMeshStore opens the store and checks the mesh exists, for commands
+// that work on one mesh. The caller closes the store.
+func openMeshStore(cmd *cobra.Command, meshID string) (store.Store, error) {
+	st, err := openStore(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.GetMesh(cmd.Context(), meshID); err != nil {
+		st.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("no mesh with id %q", meshID)
+		}
+		return nil, err
+	}
+	return st, nil
 }
 
 func printJSON(w io.Writer, v any) error {
