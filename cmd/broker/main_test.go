@@ -249,6 +249,7 @@ func TestMailOfADeadSessionReachesTheMembersNextSession(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := newEnv(t, b)
+			e.vars = append(e.vars, "SESSION_RESUME_SECONDS=1") // the old session may not resume after that
 			_, alice, bob := e.setup()
 			proc := e.serve()
 			ac, _ := testkit.Connect(t, e.url("ws")+"/ws", alice)

@@ -42,7 +42,7 @@ type Options struct {
 
 	PingInterval       time.Duration // 30 s: broker pings every connection
 	PongTimeout        time.Duration // 45 s: no pong within this closes (75 s after the last traffic)
-	ResumeWindow       time.Duration // 90 s: a dropped session can be resumed
+	ResumeWindow       time.Duration // SESSION_RESUME_SECONDS: a dropped session can be resumed
 	MemberPollInterval time.Duration // 250 ms: how fast revocations by other processes are seen
 	SweepInterval      time.Duration // 1 min: TTL expiry sweep
 	// StatusSweepInterval is how often a working status past
@@ -63,6 +63,7 @@ func (o *Options) setDefaults() {
 	}
 	def(&o.PingInterval, 30*time.Second)
 	def(&o.PongTimeout, 45*time.Second)
+	def(&o.ResumeWindow, o.Config.SessionResume)
 	def(&o.ResumeWindow, 90*time.Second)
 	def(&o.MemberPollInterval, 250*time.Millisecond)
 	def(&o.SweepInterval, time.Minute)

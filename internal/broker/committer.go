@@ -206,10 +206,10 @@ func (c *committer) commitBatch(batch []*commitReq) {
 }
 
 func (c *committer) release(r release) {
-	// A session resumed since it ended keeps its rows: releasing them now
-	// would move rows its new socket may already have pushed, and the acks
-	// for them would then match no row.
-	if c.b.hub.lookup(r.meshID, r.key) != nil {
+	// A session that is live again, or may still resume, keeps its rows:
+	// its unacked messages are pushed to it again when it comes back. A
+	// later drop schedules its own release.
+	if c.b.hub.resumable(r.meshID, r.key) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -250,7 +250,7 @@ func (b *Broker) dispatch(msg *store.NewMessage, frame []byte) {
 		case !r.Pinned:
 			// The session ended between routing and commit: its row goes
 			// back to the member like the rest of its unacked mail.
-			b.commits.releaseSession(msg.MeshID, key)
+			b.releaseLater(msg.MeshID, key)
 		}
 	}
 	b.metrics.routed.WithLabelValues(msg.Priority, msg.Kind).Inc()
@@ -267,11 +267,23 @@ func (b *Broker) wakeMember(meshID, memberID string) {
 
 var errShuttingDown = protocol.Errorf(protocol.CodeUnavailable, "the broker is shutting down; resend to the restarted broker")
 
-// releaseOrphans runs once at start, before any socket is served: rows
-// bound to sessions of the previous process go back to their members, so a
-// session that never resumes does not keep its member's mail. A session
-// that does resume claims them again at its first sync. Until clustering
-// arrives this assumes one broker per database.
+// releaseLater hands a dropped session's unacked rows back to its member
+// once its resume window has passed (SESSION_RESUME_SECONDS): a session
+// that resumes in time gets them pushed again itself, one that never comes
+// back does not keep its member's mail.
+func (b *Broker) releaseLater(meshID string, key memberSession) {
+	time.AfterFunc(b.opts.ResumeWindow, func() {
+		if b.ctx.Err() == nil {
+			b.commits.releaseSession(meshID, key)
+		}
+	})
+}
+
+// releaseOrphans runs once at start, before any socket is served: sessions
+// of the previous process holding pending rows count as dropped now, so
+// they may resume within the window, and their rows go back to their
+// members after it. Until clustering arrives this assumes one broker per
+// database.
 func (b *Broker) releaseOrphans() {
 	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
@@ -280,16 +292,13 @@ func (b *Broker) releaseOrphans() {
 		b.log.Warn("listing sessions with pending rows failed; their mail waits for their resume", "err", err)
 		return
 	}
-	released := 0
+	until := b.now().Add(b.opts.ResumeWindow)
 	for _, r := range refs {
-		n, err := b.store.ReleaseSessionRows(ctx, r.MeshID, r.MemberID, r.SessionID)
-		if err != nil {
-			b.log.Warn("releasing a previous session's rows failed", "member", r.MemberID, "err", err)
-			continue
-		}
-		released += n
+		key := memberSession{r.MemberID, r.SessionID}
+		b.hub.markDropped(r.MeshID, key, until)
+		b.releaseLater(r.MeshID, key)
 	}
-	if released > 0 {
-		b.log.Info("handed undelivered messages of ended sessions back to their members", "rows", released, "sessions", len(refs))
+	if len(refs) > 0 {
+		b.log.Info("sessions of the previous process hold undelivered messages; they go back to their members unless the sessions resume", "sessions", len(refs), "window", b.opts.ResumeWindow)
 	}
 }

@@ -178,6 +178,27 @@ func TestUnackedPushIsRedeliveredAfterReconnect(t *testing.T) {
 	})
 }
 
+// TestUnackedPushReturnsToItsSessionWhileASiblingIsLive: at-least-once is
+// per recipient session. A sibling session that acked its own copy must not
+// swallow the copy of a session that dropped before acking and resumes.
+func TestUnackedPushReturnsToItsSessionWhileASiblingIsLive(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
+		h := startBroker(t, b)
+		alice, bob := h.addMember("alice"), h.addMember("bob")
+		ac := alice.connect()
+		b1, b2 := bob.connect(withSession("bob-1")), bob.connect(withSession("bob-2"))
+		id := sendAcked(t, ac, bob.id.Hex(), "now", "both-copies")
+		b1.WaitFor(pushWithCiphertext("both-copies"))
+		b2.WaitFor(pushWithCiphertext("both-copies"))
+		b2.Send(map[string]any{"type": "client_ack", "messageId": id})
+		b1.WS.CloseNow() // dropped before acking
+		again := bob.connect(withSession("bob-1"))
+		if p := again.WaitFor(testkit.Push); p["messageId"] != id {
+			t.Fatalf("resumed session got %v, want %s again", p, id)
+		}
+	})
+}
+
 // waitDelivered polls message_status until every recipient is delivered.
 func waitDelivered(t testing.TB, c *testkit.Client, messageID string) bool {
 	deadline := time.Now().Add(5 * time.Second)

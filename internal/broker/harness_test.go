@@ -46,6 +46,9 @@ func testConfig(t testing.TB, b storetest.Backend) config.Broker {
 	}
 	cfg.Port = 0
 	cfg.DatabaseURL, cfg.DataDir = b.DSN(t)
+	// Short, so tests see a dropped session's mail reach its member's next
+	// session quickly; resumes in tests happen well within it.
+	cfg.SessionResume = 2 * time.Second
 	return cfg
 }
 

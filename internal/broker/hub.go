@@ -87,6 +87,33 @@ func (h *hub) unregister(s *session) bool {
 	return true
 }
 
+// resumable reports whether a session is live or may still resume, so its
+// rows must stay bound to it.
+func (h *hub) resumable(meshID string, key memberSession) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	m := h.meshes[meshID]
+	if m == nil {
+		return false
+	}
+	if m.live[key] != nil {
+		return true
+	}
+	until, ok := m.dropped[key]
+	return ok && h.b.now().Before(until)
+}
+
+// markDropped records a session of a previous process as resumable until
+// the given time.
+func (h *hub) markDropped(meshID string, key memberSession, until time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.meshLocked(meshID)
+	if m.live[key] == nil {
+		m.dropped[key] = until
+	}
+}
+
 // sessions returns a snapshot of the mesh's live sessions.
 func (h *hub) sessions(meshID string) []*session {
 	h.mu.RLock()

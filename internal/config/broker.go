@@ -21,6 +21,7 @@ type Broker struct {
 	PublicURL           string
 	StatusTTL           time.Duration
 	HookFreshWindow     time.Duration
+	SessionResume       time.Duration
 	MaxConnsPerMesh     int
 	MaxMessageBytes     int
 	MessageTTL          time.Duration
@@ -52,6 +53,7 @@ func settings() []setting {
 		{"BROKER_PUBLIC_URL", "", "public base URL used in invite links (default http://<host>:<port>)", func(b *Broker, v string) error { b.PublicURL = v; return checkURL(v) }},
 		{"STATUS_TTL_SECONDS", "60", "seconds before an unrefreshed working status becomes idle", func(b *Broker, v string) error { return parseSeconds(v, &b.StatusTTL) }},
 		{"HOOK_FRESH_WINDOW_SECONDS", "30", "seconds a hook signal beats inferred status", func(b *Broker, v string) error { return parseSeconds(v, &b.HookFreshWindow) }},
+		{"SESSION_RESUME_SECONDS", "90", "seconds a dropped session may resume before its unacked mail goes back to its member", func(b *Broker, v string) error { return parseSeconds(v, &b.SessionResume) }},
 		{"MAX_CONNECTIONS_PER_MESH", "100", "authenticated connections allowed per mesh", func(b *Broker, v string) error { return parsePositive(v, &b.MaxConnsPerMesh) }},
 		{"MAX_MESSAGE_BYTES", "65536", "largest accepted WebSocket frame in bytes", func(b *Broker, v string) error { return parsePositive(v, &b.MaxMessageBytes) }},
 		{"MESSAGE_TTL", "168h", "how long undelivered messages are kept (Go duration)", func(b *Broker, v string) error { return parseDuration(v, &b.MessageTTL) }},
