@@ -163,6 +163,10 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	if b.draining.Swap(true) {
 		return nil
 	}
+	// Sends arriving from now on are refused with unavailable; the ones
+	// already accepted are committed and their acks written before any
+	// socket closes (cli.md: flush in-flight commits, then close with 1001).
+	b.waitFlushed(ctx)
 	b.hub.closeAll(statusGoingAway, "broker shutting down")
 	done := make(chan struct{})
 	go func() { b.conns.Wait(); close(done) }()
@@ -174,6 +178,32 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	b.cancel()
 	b.loops.Wait()
 	return ctx.Err()
+}
+
+// waitFlushed waits until no session has a send waiting for its commit or a
+// frame waiting for its socket, at most 5 s. It polls channel lengths, which
+// are safe to read from any goroutine, instead of joining per-session
+// WaitGroups owned by the readers.
+func (b *Broker) waitFlushed(ctx context.Context) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		busy := false
+		for _, s := range b.hub.all() {
+			select {
+			case <-s.done:
+				continue
+			default:
+			}
+			if len(s.sendSlots) > 0 || len(s.out) > 0 {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // shutdown only: a short poll with a deadline
+	}
 }
 
 func (b *Broker) now() time.Time { return b.opts.Now() }

@@ -19,6 +19,10 @@ func (b *Broker) handleSend(ctx context.Context, s *session, f *protocol.ClientF
 		s.pendingSends.Wait() // an error never overtakes the acks of earlier sends
 		fail(perr)
 	}
+	if b.draining.Load() {
+		failNow(errShuttingDown)
+		return
+	}
 	send, perr := f.ValidateSend()
 	if perr != nil {
 		failNow(perr)
