@@ -32,8 +32,10 @@ type Deps struct {
 	Audit  Auditor
 	// Online returns live sessions per member of a mesh (broker.OnlineSessions).
 	Online func(meshID string) map[string]int
-	Log    *slog.Logger
-	Now    func() time.Time
+	// RateLimited counts a refusal by the per-address limit in /metrics.
+	RateLimited func()
+	Log         *slog.Logger
+	Now         func() time.Time
 	// Next serves every path the API does not (/ws, /health, /metrics).
 	Next http.Handler
 }
@@ -57,6 +59,9 @@ func New(d Deps) *API {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.RateLimited == nil {
+		d.RateLimited = func() {}
 	}
 	if d.Online == nil {
 		d.Online = func(string) map[string]int { return nil }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,6 +105,15 @@ func TestPublicRoutesAreRateLimited(t *testing.T) {
 	}
 	if inv := h.invite(code); inv.UsedCount != 0 {
 		t.Fatal("a rate-limited claim consumed a use")
+	}
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `claudemesh_rate_limited_total{kind="http"} 5`) {
+		t.Errorf("/metrics does not count the five 429s:\n%s", body)
 	}
 	// Admin routes are signed, not rate limited by address.
 	if status, _ := h.admin(m.owner, "GET", "/meshes/"+m.id, nil); status != 200 {

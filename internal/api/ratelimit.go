@@ -74,7 +74,9 @@ func isLoopback(r *http.Request) bool {
 func (a *API) limited(h http.HandlerFunc, fail func(http.ResponseWriter, *http.Request, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !a.limit.allow(clientAddr(r), a.now()) {
+			a.RateLimited()
 			w.Header().Set("Retry-After", "60")
+			w.Header().Set("Cache-Control", "no-store")
 			fail(w, r, errRateLimited)
 			return
 		}

@@ -128,6 +128,7 @@ func New(opts Options) (*Broker, error) {
 	b.members = newMemberCache(opts.Store)
 	b.hooks = newHookGate(opts.HookRatePerSec)
 	b.commits = newCommitter(b)
+	b.metrics.registerGauges(b)
 	return b, nil
 }
 

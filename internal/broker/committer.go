@@ -239,7 +239,7 @@ func (c *committer) flushAcks(acks []store.DeliveryKey) {
 // dispatch pushes a committed message to the recipients that are online on
 // this node. Member-bound rows wake the member's sessions, which claim them.
 func (b *Broker) dispatch(msg *store.NewMessage, frame []byte) {
-	it := pushItem{messageID: msg.ID, priority: msg.Priority, frame: frame}
+	it := pushItem{messageID: msg.ID, priority: msg.Priority, frame: frame, createdAt: msg.CreatedAt}
 	for _, r := range msg.Recipients {
 		key := memberSession{r.MemberID, r.SessionID}
 		switch s := b.hub.lookup(msg.MeshID, key); {

@@ -42,7 +42,7 @@ func (b *Broker) serveHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !b.hooks.allow(req.MeshID+"|"+member.ID, b.now()) {
-		b.metrics.rateLimited.Inc()
+		b.metrics.rateLimited.WithLabelValues("hook").Inc()
 		b.hookRefuse(w, http.StatusTooManyRequests, protocol.Errorf(protocol.CodeRateLimited, "too many hook requests for this member; slow down"))
 		return
 	}

@@ -14,7 +14,8 @@ type metrics struct {
 	connections   prometheus.Gauge
 	hellos        *prometheus.CounterVec
 	routed        *prometheus.CounterVec
-	rateLimited   prometheus.Counter
+	rateLimited   *prometheus.CounterVec // by what was limited: send, hook, http
+	deliverySecs  prometheus.Histogram
 	slowConsumers prometheus.Counter
 	droppedAcks   prometheus.Counter
 	commitSeconds prometheus.Histogram
@@ -30,8 +31,11 @@ func newMetrics() *metrics {
 			Name: "claudemesh_hellos_total", Help: "Hello attempts by result code (ok or the error code)."}, []string{"result"}),
 		routed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claudemesh_messages_routed_total", Help: "Committed messages by priority and kind."}, []string{"priority", "kind"}),
-		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "claudemesh_rate_limited_total", Help: "Sends refused with rate_limited."}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claudemesh_rate_limited_total", Help: "Requests refused by a rate limit, by kind (send, hook, http)."}, []string{"kind"}),
+		deliverySecs: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "claudemesh_delivery_latency_seconds", Help: "From a message's commit to its push written on a recipient's socket.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 20)}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "claudemesh_slow_consumer_closes_total", Help: "Connections closed because their write queue filled."}),
 		droppedAcks: prometheus.NewCounter(prometheus.CounterOpts{
@@ -42,9 +46,38 @@ func newMetrics() *metrics {
 		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claudemesh_hook_requests_total", Help: "POST /hook/set-status requests by result (ok or the error code)."}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.connections, m.hellos, m.routed, m.rateLimited, m.slowConsumers, m.droppedAcks, m.commitSeconds, m.hooks)
+	m.reg.MustRegister(m.connections, m.hellos, m.routed, m.rateLimited, m.deliverySecs, m.slowConsumers, m.droppedAcks, m.commitSeconds, m.hooks)
 	return m
 }
+
+// registerGauges adds the gauges computed from the broker's state at scrape
+// time, so the hot path never updates them.
+func (m *metrics) registerGauges(b *Broker) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "claudemesh_commit_queue_depth", Help: "Sends waiting for the group-commit writer."},
+			func() float64 { return float64(len(b.commits.reqs)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "claudemesh_held_messages", Help: "Messages held in memory by the priority gate of working/dnd sessions."},
+			func() float64 { return float64(b.heldInMemory()) }),
+	)
+}
+
+// heldInMemory counts gated messages across sessions (hub.mu, then each
+// session.mu in turn: the documented lock order).
+func (b *Broker) heldInMemory() int {
+	n := 0
+	for _, s := range b.hub.all() {
+		s.mu.Lock()
+		n += len(s.held)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// CountRateLimited records a refusal by a rate limit outside the broker
+// (the HTTP API's per-address limit), so /metrics shows every kind.
+func (b *Broker) CountRateLimited(kind string) { b.metrics.rateLimited.WithLabelValues(kind).Inc() }
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

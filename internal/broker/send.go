@@ -29,7 +29,7 @@ func (b *Broker) handleSend(ctx context.Context, s *session, f *protocol.ClientF
 		return
 	}
 	if !s.limiter.allow(b.now()) {
-		b.metrics.rateLimited.Inc()
+		b.metrics.rateLimited.WithLabelValues("send").Inc()
 		failNow(protocol.Errorf(protocol.CodeRateLimited, "sending faster than SEND_RATE_PER_SEC; slow down and resend"))
 		return
 	}

@@ -24,8 +24,9 @@ const (
 // outFrame is one queued frame. pushID is set for message pushes so the
 // writer can treat a successful write as the ack of an old client.
 type outFrame struct {
-	data   []byte
-	pushID string
+	data      []byte
+	pushID    string
+	createdAt time.Time // of the pushed message, for the delivery latency metric
 }
 
 // pushItem is a message offered to a session, live or from the backlog.
@@ -33,6 +34,7 @@ type pushItem struct {
 	messageID string
 	priority  string
 	frame     []byte
+	createdAt time.Time
 	fromStore bool // loaded by a sync rather than offered live
 }
 
@@ -112,7 +114,7 @@ func (s *session) pushLocked(it pushItem, gate bool) bool {
 		return false
 	}
 	s.inflight[it.messageID] = struct{}{}
-	s.enqueue(outFrame{data: it.frame, pushID: it.messageID})
+	s.enqueue(outFrame{data: it.frame, pushID: it.messageID, createdAt: it.createdAt})
 	return true
 }
 
@@ -297,8 +299,11 @@ func (s *session) runWriter() {
 				s.abort()
 				return
 			}
-			if f.pushID != "" && !s.clientAck {
-				s.acked(f.pushID)
+			if f.pushID != "" {
+				s.b.metrics.deliverySecs.Observe(time.Since(f.createdAt).Seconds())
+				if !s.clientAck {
+					s.acked(f.pushID)
+				}
 			}
 		}
 	}
@@ -329,7 +334,7 @@ func (s *session) snapshotGroups() []protocol.Group {
 }
 
 func backlogItem(d *store.Delivery) pushItem {
-	return pushItem{messageID: d.MessageID, priority: d.Priority, frame: protocol.Encode(pushFrame(d)), fromStore: true}
+	return pushItem{messageID: d.MessageID, priority: d.Priority, frame: protocol.Encode(pushFrame(d)), createdAt: d.CreatedAt, fromStore: true}
 }
 
 func pushFrame(d *store.Delivery) protocol.Push {
