@@ -20,12 +20,13 @@ const (
 
 // serveHook handles POST /hook/set-status: a Claude Code hook reporting its
 // session's status. Checks run cheapest first; every refusal changes
-// nothing. Auth failures are 401, shape failures 400, rate limit 429.
+// nothing. Every refused request is 401 ("unsigned or bad requests get
+// 401", cli.md) with the error code saying why; the rate limit is 429.
 func (b *Broker) serveHook(w http.ResponseWriter, r *http.Request) {
 	var req protocol.HookRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, hookMaxBody))
 	if err := dec.Decode(&req); err != nil {
-		b.hookRefuse(w, http.StatusBadRequest, protocol.Errorf(protocol.CodeMalformed, "body must be one JSON object of at most 64 KiB"))
+		b.hookRefuse(w, http.StatusUnauthorized, protocol.Errorf(protocol.CodeMalformed, "body must be one JSON object of at most 64 KiB"))
 		return
 	}
 	if !req.Signed() {
@@ -33,7 +34,7 @@ func (b *Broker) serveHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if perr := req.ValidateShape(); perr != nil {
-		b.hookRefuse(w, http.StatusBadRequest, perr)
+		b.hookRefuse(w, http.StatusUnauthorized, perr)
 		return
 	}
 	member, status, perr := b.authenticateHook(r.Context(), &req)

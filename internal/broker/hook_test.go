@@ -40,7 +40,7 @@ func TestHookRequestsThatChangeNothing(t *testing.T) {
 		{"tampered status", func() map[string]any { f := valid(); f["status"] = "idle"; f["session_id"] = "bob-2"; return f }(), 401, "bad_signature"},
 		{"replayed signature", replayed, 401, "replayed"},
 		{"stale", testkit.Hook(bob.id, bob.meshID, bob.member.ID, "bob-1", "", "working", time.Now().Add(-2*time.Minute)), 401, "timestamp_skew"},
-		{"dnd from a hook", testkit.Hook(bob.id, bob.meshID, bob.member.ID, "bob-1", "", "dnd", time.Now()), 400, "malformed"},
+		{"dnd from a hook", testkit.Hook(bob.id, bob.meshID, bob.member.ID, "bob-1", "", "dnd", time.Now()), 401, "malformed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package broker_test
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,22 @@ func (h *harness) baseURL() string { return "http://" + h.srv.Addr }
 // hook posts a status hook for this peer, signed by its own key.
 func (p *peer) hook(sessionID, cwd, status string) (int, map[string]any) {
 	p.h.t.Helper()
-	return testkit.PostHook(p.h.t, p.h.baseURL(), testkit.Hook(p.id, p.meshID, p.member.ID, sessionID, cwd, status, time.Now()))
+	return testkit.PostHook(p.h.t, p.h.baseURL(), testkit.Hook(p.id, p.meshID, p.member.ID, sessionID, cwd, status, hookClock()))
+}
+
+var lastHookMs atomic.Int64
+
+// hookClock is now, but strictly increasing in milliseconds: two identical
+// hooks signed in the same millisecond are byte-identical, and the broker
+// rightly refuses the second as a replay.
+func hookClock() time.Time {
+	for {
+		last, now := lastHookMs.Load(), time.Now().UnixMilli()
+		next := max(now, last+1)
+		if lastHookMs.CompareAndSwap(last, next) {
+			return time.UnixMilli(next)
+		}
+	}
 }
 
 // peerStatus returns the status and statusSource list_peers shows for a session.
