@@ -85,6 +85,16 @@ func TestAuditVerifyReportsAnAlteredRow(t *testing.T) {
 
 func (e *env) exec(query string) {
 	e.t.Helper()
+	db := e.db()
+	defer db.Close()
+	if _, err := db.Exec(query); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// db opens the broker's database directly, as a tamperer or auditor would.
+func (e *env) db() *sql.DB {
+	e.t.Helper()
 	driver, dsn := "pgx", e.dbURL
 	if dsn == "" {
 		driver, dsn = "sqlite", "file:"+filepath.Join(e.dataDir, store.SQLiteFile)+"?_pragma=busy_timeout(5000)"
@@ -93,8 +103,31 @@ func (e *env) exec(query string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return db
+}
+
+// auditEvents lists a mesh's audit events written with the given actor, in
+// chain order.
+func (e *env) auditEvents(meshID, actor string) []string {
+	e.t.Helper()
+	db := e.db()
 	defer db.Close()
-	if _, err := db.Exec(query); err != nil {
-		e.t.Fatalf("%s: %v", query, err)
+	q := "SELECT event FROM audit_log WHERE mesh_id = $1 AND actor = $2 ORDER BY seq"
+	if e.dbURL == "" {
+		q = "SELECT event FROM audit_log WHERE mesh_id = ?1 AND actor = ?2 ORDER BY seq"
 	}
+	rows, err := db.Query(q, meshID, actor)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ev string
+		if err := rows.Scan(&ev); err != nil {
+			e.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
 }

@@ -212,6 +212,10 @@ func TestOperatorRevokeClosesLiveSessionWithinOneSecond(t *testing.T) {
 			if len(list) != 2 || !strings.HasPrefix(list[0].ID, "mem_") {
 				t.Fatalf("member list = %v", list)
 			}
+			got := strings.Join(e.auditEvents(meshID, "operator"), ",")
+			if got != "mesh_created,member_joined,member_joined,member_revoked" {
+				t.Fatalf("operator audit events = %s", got)
+			}
 		})
 	}
 }

@@ -44,6 +44,12 @@ func toMemberJSON(m store.Member) memberJSON {
 	return out
 }
 
+// operatorAudit chains an operator action into the mesh's audit log, with
+// "operator" as the actor: the change was made on the store directly.
+func operatorAudit(cmd *cobra.Command, st store.Store, meshID, event string, details map[string]any) error {
+	return st.AppendAudit(cmd.Context(), []store.AuditEntry{{MeshID: meshID, At: time.Now(), Event: event, Actor: "operator", Details: details}})
+}
+
 func meshCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "mesh", Short: "Operator commands on meshes"}
 	var name, owner, rootKey string
@@ -79,6 +85,9 @@ func meshCmd() *cobra.Command {
 			defer st.Close()
 			m, err := meshadmin.CreateSealed(cmd.Context(), st, dataKey, name, owner, key, time.Now())
 			if err != nil {
+				return err
+			}
+			if err := operatorAudit(cmd, st, m.ID, "mesh_created", map[string]any{"slug": m.Slug, "owner_pubkey": m.OwnerPubkey}); err != nil {
 				return err
 			}
 			if asJSON {
@@ -119,6 +128,9 @@ func memberAddCmd() *cobra.Command {
 			defer st.Close()
 			m, err := meshadmin.AddMember(cmd.Context(), st, meshID, pubkey, name, role, time.Now())
 			if err != nil {
+				return err
+			}
+			if err := operatorAudit(cmd, st, meshID, "member_joined", map[string]any{"member_id": m.ID, "role": m.Role, "via": "operator"}); err != nil {
 				return err
 			}
 			if asJSON {
@@ -199,6 +211,9 @@ func memberRevokeCmd() *cobra.Command {
 				return fmt.Errorf("no member %q in mesh %q", memberID, meshID)
 			}
 			if err != nil {
+				return err
+			}
+			if err := operatorAudit(cmd, st, meshID, "member_revoked", map[string]any{"member_id": m.ID, "pubkey": m.Pubkey}); err != nil {
 				return err
 			}
 			if asJSON {

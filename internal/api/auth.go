@@ -34,6 +34,11 @@ func (a *API) admin(h func(http.ResponseWriter, *http.Request, *adminReq)) http.
 	return func(w http.ResponseWriter, r *http.Request) {
 		req, err := a.authenticate(r)
 		if err != nil {
+			if e := classify(err); e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+				// Metadata only; the record is dropped for an unknown mesh id.
+				a.record(r.PathValue("id"), "auth_failed", "", map[string]any{
+					"reason": e.Code, "remote_address": r.RemoteAddr, "route": r.Method + " " + r.URL.Path})
+			}
 			a.writeError(w, r, err)
 			return
 		}

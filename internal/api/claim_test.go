@@ -105,9 +105,9 @@ func TestFailedClaimsConsumeNothing(t *testing.T) {
 				return j.claimBody("ZZZZZZZZ")
 			}},
 			{name: "stored capability tampered", status: 400, code: "bad_signature", body: func(j joiner) map[string]any { return j.claimBody(code) },
-				tamper: `UPDATE invites SET role = 'admin' WHERE code = ` + sqlQuote(code)},
+				tamper: `UPDATE invite SET role = 'admin' WHERE code = ` + sqlQuote(code)},
 			{name: "stored capability signature replaced", status: 400, code: "bad_signature", body: func(j joiner) map[string]any { return j.claimBody(code) },
-				tamper: `UPDATE invites SET capability_v2 = replace(capability_v2, '"signature":"', '"signature":"00') WHERE code = ` + sqlQuote(code)},
+				tamper: `UPDATE invite SET capability_v2 = replace(capability_v2, '"signature":"', '"signature":"00') WHERE code = ` + sqlQuote(code)},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {

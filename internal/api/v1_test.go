@@ -98,7 +98,7 @@ func TestV1Invites(t *testing.T) {
 			t.Fatalf("used_count %d, want 1", inv.UsedCount)
 		}
 		// The row's expiry counts too, even while the payload's has not passed.
-		h.exec(`UPDATE invites SET expires_at = created_at WHERE code = ` + sqlQuote(code))
+		h.exec(`UPDATE invite SET expires_at = created_at WHERE code = ` + sqlQuote(code))
 		if status, out := h.call("POST", "/join", joinBody(liveToken, livePayload, testkit.NewIdentity(t))); out["error"] != "invite_expired" {
 			t.Fatalf("join after the row expired: %d %v", status, out)
 		}
@@ -139,24 +139,28 @@ func TestV1VectorJoins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startBroker(t, storetest.Backends(t)[0])
-	rootKey, _ := protocol.DecodeB64URL(p.MeshRootKey)
-	dbMesh, err := meshadmin.NewSealedMesh(nil, "vector", p.OwnerPubkey, nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A 32-byte stored key is the pre-encryption layout: it must keep working.
-	dbMesh.ID, dbMesh.Slug, dbMesh.RootKey = p.MeshID, p.MeshSlug, rootKey
-	if err := h.st.CreateMesh(context.Background(), dbMesh); err != nil {
-		t.Fatal(err)
-	}
-	m := mesh{id: p.MeshID, owner: testkit.Identity{Pub: ownerKey.Public().(ed25519.PublicKey), Priv: ownerKey}}
-	status, out := h.admin(m.owner, "POST", "/meshes/"+m.id+"/invites", map[string]any{"version": 1, "token": token})
-	if status != 201 {
-		t.Fatalf("mint the vector token: %d %v", status, out)
-	}
-	status, out = h.call("POST", "/join", joinBody(token, v.Vectors.V1.Payload, testkit.NewIdentity(t)))
-	if status != 200 || out["ok"] != true {
-		t.Fatalf("join with the vector token: %d %v", status, out)
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			h := startBroker(t, b)
+			rootKey, _ := protocol.DecodeB64URL(p.MeshRootKey)
+			dbMesh, err := meshadmin.NewSealedMesh(nil, "vector", p.OwnerPubkey, nil, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A 32-byte stored key is the pre-encryption layout: it must keep working.
+			dbMesh.ID, dbMesh.Slug, dbMesh.RootKey = p.MeshID, p.MeshSlug, rootKey
+			if err := h.st.CreateMesh(context.Background(), dbMesh); err != nil {
+				t.Fatal(err)
+			}
+			m := mesh{id: p.MeshID, owner: testkit.Identity{Pub: ownerKey.Public().(ed25519.PublicKey), Priv: ownerKey}}
+			status, out := h.admin(m.owner, "POST", "/meshes/"+m.id+"/invites", map[string]any{"version": 1, "token": token})
+			if status != 201 {
+				t.Fatalf("mint the vector token: %d %v", status, out)
+			}
+			status, out = h.call("POST", "/join", joinBody(token, v.Vectors.V1.Payload, testkit.NewIdentity(t)))
+			if status != 200 || out["ok"] != true {
+				t.Fatalf("join with the vector token: %d %v", status, out)
+			}
+		})
 	}
 }

@@ -39,6 +39,8 @@ func (b *Broker) serveHook(w http.ResponseWriter, r *http.Request) {
 	}
 	member, status, perr := b.authenticateHook(r.Context(), &req)
 	if perr != nil {
+		b.audit(req.MeshID, "auth_failed", req.Pubkey, map[string]any{
+			"reason": string(perr.Code), "remote_address": r.RemoteAddr, "route": "hook"})
 		b.hookRefuse(w, status, perr)
 		return
 	}

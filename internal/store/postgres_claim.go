@@ -33,9 +33,9 @@ func (s *pgStore) ClaimInvite(ctx context.Context, c Claim) (ClaimResult, error)
 
 func pgClaim(ctx context.Context, tx pgx.Tx, c Claim) (ClaimResult, error) {
 	var res ClaimResult
-	q, arg := `SELECT `+pgInviteCols+` FROM invites WHERE code = $1`, c.Code
+	q, arg := `SELECT `+pgInviteCols+` FROM invite WHERE code = $1`, c.Code
 	if c.TokenHash != "" {
-		q, arg = `SELECT `+pgInviteCols+` FROM invites WHERE token_hash = $1`, c.TokenHash
+		q, arg = `SELECT `+pgInviteCols+` FROM invite WHERE token_hash = $1`, c.TokenHash
 	}
 	inv, err := scanPGInvite(tx.QueryRow(ctx, q, arg))
 	if err != nil {
@@ -72,14 +72,14 @@ func pgClaim(ctx context.Context, tx pgx.Tx, c Claim) (ClaimResult, error) {
 	// The guarded update decides: a use is taken only while one is left and
 	// the invite is not revoked. At READ COMMITTED it re-reads the row after
 	// waiting for a concurrent revoke, so a revoke that returned first wins.
-	tag, err := tx.Exec(ctx, `UPDATE invites SET used_count = used_count + 1, claimed_by_pubkey = $1
+	tag, err := tx.Exec(ctx, `UPDATE invite SET used_count = used_count + 1, claimed_by_pubkey = $1
 		WHERE id = $2 AND used_count < max_uses AND revoked_at IS NULL`, c.ClaimedBy, inv.ID)
 	if err != nil {
 		return res, err
 	}
 	if tag.RowsAffected() != 1 {
 		var revoked bool
-		if err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM invites WHERE id = $1`, inv.ID).Scan(&revoked); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM invite WHERE id = $1`, inv.ID).Scan(&revoked); err != nil {
 			return res, err
 		}
 		if revoked {
@@ -92,7 +92,7 @@ func pgClaim(ctx context.Context, tx pgx.Tx, c Claim) (ClaimResult, error) {
 	if err := pgInsertMember(ctx, tx, res.Member); err != nil {
 		return res, pgErr("claim invite", err) // maps a same-key race to ErrConflict
 	}
-	if _, err := tx.Exec(ctx, `UPDATE pending_invites SET accepted_at = $1
+	if _, err := tx.Exec(ctx, `UPDATE pending_invite SET accepted_at = $1
 		WHERE invite_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL`, toMS(c.Now), inv.ID); err != nil {
 		return res, err
 	}

@@ -63,7 +63,7 @@ func (s *pgStore) CreateInvite(ctx context.Context, inv Invite, email *PendingIn
 		return err
 	}
 	return s.tx(ctx, "create invite", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO invites (id, mesh_id, code, version, role, max_uses,
+		if _, err := tx.Exec(ctx, `INSERT INTO invite (id, mesh_id, code, version, role, max_uses,
 			used_count, expires_at, revoked_at, created_by, inviter_name, created_at, capability_v2,
 			token_hash, token_sealed, claimed_by_pubkey, preset)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
@@ -76,7 +76,7 @@ func (s *pgStore) CreateInvite(ctx context.Context, inv Invite, email *PendingIn
 		if email == nil {
 			return nil
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO pending_invites (id, mesh_id, invite_id, email, code,
+		_, err := tx.Exec(ctx, `INSERT INTO pending_invite (id, mesh_id, invite_id, email, code,
 			sent_at, send_error, accepted_at, revoked_at, created_by, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			email.ID, email.MeshID, email.InviteID, email.Email, email.Code, toMSPtr(email.SentAt), email.SendError,
@@ -110,17 +110,17 @@ func deref(s *string) string {
 }
 
 func (s *pgStore) GetInvite(ctx context.Context, id string) (Invite, error) {
-	inv, err := scanPGInvite(s.pool.QueryRow(ctx, `SELECT `+pgInviteCols+` FROM invites WHERE id = $1`, id))
+	inv, err := scanPGInvite(s.pool.QueryRow(ctx, `SELECT `+pgInviteCols+` FROM invite WHERE id = $1`, id))
 	return inv, pgErr("get invite", err)
 }
 
 func (s *pgStore) GetInviteByCode(ctx context.Context, code string) (Invite, error) {
-	inv, err := scanPGInvite(s.pool.QueryRow(ctx, `SELECT `+pgInviteCols+` FROM invites WHERE code = $1`, code))
+	inv, err := scanPGInvite(s.pool.QueryRow(ctx, `SELECT `+pgInviteCols+` FROM invite WHERE code = $1`, code))
 	return inv, pgErr("get invite by code", err)
 }
 
 func (s *pgStore) ListInvites(ctx context.Context, meshID string) ([]InviteListing, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgInviteCols+` FROM invites WHERE mesh_id = $1
+	rows, err := s.pool.Query(ctx, `SELECT `+pgInviteCols+` FROM invite WHERE mesh_id = $1
 		ORDER BY created_at DESC, id COLLATE "C" DESC`, meshID)
 	if err != nil {
 		return nil, pgErr("list invites", err)
@@ -140,7 +140,7 @@ func (s *pgStore) ListInvites(ctx context.Context, meshID string) ([]InviteListi
 	if err := rows.Err(); err != nil {
 		return nil, pgErr("list invites", err)
 	}
-	emails, err := s.pool.Query(ctx, `SELECT `+pendingCols+` FROM pending_invites WHERE mesh_id = $1
+	emails, err := s.pool.Query(ctx, `SELECT `+pendingCols+` FROM pending_invite WHERE mesh_id = $1
 		ORDER BY created_at, id COLLATE "C"`, meshID)
 	if err != nil {
 		return nil, pgErr("list invites", err)
@@ -164,12 +164,12 @@ func (s *pgStore) RevokeInvite(ctx context.Context, meshID, inviteID string, at 
 	var inv Invite
 	err := s.tx(ctx, "revoke invite", func(tx pgx.Tx) error {
 		var err error
-		inv, err = scanPGInvite(tx.QueryRow(ctx, `UPDATE invites SET revoked_at = COALESCE(revoked_at, $1)
+		inv, err = scanPGInvite(tx.QueryRow(ctx, `UPDATE invite SET revoked_at = COALESCE(revoked_at, $1)
 			WHERE id = $2 AND mesh_id = $3 RETURNING `+pgInviteCols, toMS(at), inviteID, meshID))
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE pending_invites SET revoked_at = COALESCE(revoked_at, $1)
+		_, err = tx.Exec(ctx, `UPDATE pending_invite SET revoked_at = COALESCE(revoked_at, $1)
 			WHERE invite_id = $2 AND accepted_at IS NULL`, toMS(at), inviteID)
 		return err
 	})
@@ -182,7 +182,7 @@ func (s *pgStore) SetEmailSent(ctx context.Context, pendingID string, at time.Ti
 		t := toMS(at)
 		sent = &t
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE pending_invites SET sent_at = COALESCE($1, sent_at), send_error = $2
+	tag, err := s.pool.Exec(ctx, `UPDATE pending_invite SET sent_at = COALESCE($1, sent_at), send_error = $2
 		WHERE id = $3`, sent, sendErr, pendingID)
 	return pgErr("set email sent", pgAffectedOne(tag, err))
 }

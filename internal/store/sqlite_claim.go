@@ -23,9 +23,9 @@ func (s *sqliteStore) ClaimInvite(ctx context.Context, c Claim) (ClaimResult, er
 
 func sqliteClaim(ctx context.Context, tx *sql.Tx, c Claim) (ClaimResult, error) {
 	var res ClaimResult
-	q, arg := `SELECT `+sqliteInviteCols+` FROM invites WHERE code = ?`, c.Code
+	q, arg := `SELECT `+sqliteInviteCols+` FROM invite WHERE code = ?`, c.Code
 	if c.TokenHash != "" {
-		q, arg = `SELECT `+sqliteInviteCols+` FROM invites WHERE token_hash = ?`, c.TokenHash
+		q, arg = `SELECT `+sqliteInviteCols+` FROM invite WHERE token_hash = ?`, c.TokenHash
 	}
 	inv, err := scanSQLiteInvite(tx.QueryRowContext(ctx, q, arg))
 	if err != nil {
@@ -62,7 +62,7 @@ func sqliteClaim(ctx context.Context, tx *sql.Tx, c Claim) (ClaimResult, error) 
 		return res, err
 	}
 	// The guarded update decides: a use is taken only while one is left.
-	r, err := tx.ExecContext(ctx, `UPDATE invites SET used_count = used_count + 1, claimed_by_pubkey = ?
+	r, err := tx.ExecContext(ctx, `UPDATE invite SET used_count = used_count + 1, claimed_by_pubkey = ?
 		WHERE id = ? AND used_count < max_uses`, c.ClaimedBy, inv.ID)
 	if err != nil {
 		return res, err
@@ -75,7 +75,7 @@ func sqliteClaim(ctx context.Context, tx *sql.Tx, c Claim) (ClaimResult, error) 
 	if err := sqliteInsertMember(ctx, tx, res.Member); err != nil {
 		return res, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE pending_invites SET accepted_at = ?
+	if _, err := tx.ExecContext(ctx, `UPDATE pending_invite SET accepted_at = ?
 		WHERE invite_id = ? AND accepted_at IS NULL AND revoked_at IS NULL`, msOf(c.Now), inv.ID); err != nil {
 		return res, err
 	}

@@ -64,7 +64,7 @@ func (s *sqliteStore) CreateInvite(ctx context.Context, inv Invite, email *Pendi
 		return err
 	}
 	return s.tx(ctx, "create invite", func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO invites (id, mesh_id, code, version, role, max_uses,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO invite (id, mesh_id, code, version, role, max_uses,
 			used_count, expires_at, revoked_at, created_by, inviter_name, created_at, capability_v2,
 			token_hash, token_sealed, claimed_by_pubkey, preset)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -77,7 +77,7 @@ func (s *sqliteStore) CreateInvite(ctx context.Context, inv Invite, email *Pendi
 		if email == nil {
 			return nil
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO pending_invites (id, mesh_id, invite_id, email, code,
+		_, err := tx.ExecContext(ctx, `INSERT INTO pending_invite (id, mesh_id, invite_id, email, code,
 			sent_at, send_error, accepted_at, revoked_at, created_by, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			email.ID, email.MeshID, email.InviteID, email.Email, email.Code, msPtrOf(email.SentAt), email.SendError,
@@ -106,17 +106,17 @@ func scanSQLiteInvite(row interface{ Scan(...any) error }) (Invite, error) {
 }
 
 func (s *sqliteStore) GetInvite(ctx context.Context, id string) (Invite, error) {
-	inv, err := scanSQLiteInvite(s.r.QueryRowContext(ctx, `SELECT `+sqliteInviteCols+` FROM invites WHERE id = ?`, id))
+	inv, err := scanSQLiteInvite(s.r.QueryRowContext(ctx, `SELECT `+sqliteInviteCols+` FROM invite WHERE id = ?`, id))
 	return inv, sqliteErr("get invite", err)
 }
 
 func (s *sqliteStore) GetInviteByCode(ctx context.Context, code string) (Invite, error) {
-	inv, err := scanSQLiteInvite(s.r.QueryRowContext(ctx, `SELECT `+sqliteInviteCols+` FROM invites WHERE code = ?`, code))
+	inv, err := scanSQLiteInvite(s.r.QueryRowContext(ctx, `SELECT `+sqliteInviteCols+` FROM invite WHERE code = ?`, code))
 	return inv, sqliteErr("get invite by code", err)
 }
 
 func (s *sqliteStore) ListInvites(ctx context.Context, meshID string) ([]InviteListing, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sqliteInviteCols+` FROM invites WHERE mesh_id = ?
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqliteInviteCols+` FROM invite WHERE mesh_id = ?
 		ORDER BY created_at DESC, id DESC`, meshID)
 	if err != nil {
 		return nil, sqliteErr("list invites", err)
@@ -136,7 +136,7 @@ func (s *sqliteStore) ListInvites(ctx context.Context, meshID string) ([]InviteL
 	if err := rows.Err(); err != nil {
 		return nil, sqliteErr("list invites", err)
 	}
-	emails, err := s.r.QueryContext(ctx, `SELECT `+pendingCols+` FROM pending_invites WHERE mesh_id = ?
+	emails, err := s.r.QueryContext(ctx, `SELECT `+pendingCols+` FROM pending_invite WHERE mesh_id = ?
 		ORDER BY created_at, id`, meshID)
 	if err != nil {
 		return nil, sqliteErr("list invites", err)
@@ -172,12 +172,12 @@ func (s *sqliteStore) RevokeInvite(ctx context.Context, meshID, inviteID string,
 	var inv Invite
 	err := s.tx(ctx, "revoke invite", func(tx *sql.Tx) error {
 		var err error
-		inv, err = scanSQLiteInvite(tx.QueryRowContext(ctx, `UPDATE invites SET revoked_at = COALESCE(revoked_at, ?)
+		inv, err = scanSQLiteInvite(tx.QueryRowContext(ctx, `UPDATE invite SET revoked_at = COALESCE(revoked_at, ?)
 			WHERE id = ? AND mesh_id = ? RETURNING `+sqliteInviteCols, msOf(at), inviteID, meshID))
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE pending_invites SET revoked_at = COALESCE(revoked_at, ?)
+		_, err = tx.ExecContext(ctx, `UPDATE pending_invite SET revoked_at = COALESCE(revoked_at, ?)
 			WHERE invite_id = ? AND accepted_at IS NULL`, msOf(at), inviteID)
 		return err
 	})
@@ -189,7 +189,7 @@ func (s *sqliteStore) SetEmailSent(ctx context.Context, pendingID string, at tim
 	if sendErr == "" {
 		sent = msOf(at)
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE pending_invites SET sent_at = COALESCE(?, sent_at), send_error = ?
+	res, err := s.w.ExecContext(ctx, `UPDATE pending_invite SET sent_at = COALESCE(?, sent_at), send_error = ?
 		WHERE id = ?`, sent, sendErr, pendingID)
 	return sqliteErr("set email sent", affectedOne(res, err))
 }

@@ -2,7 +2,7 @@
 -- log (invites.md §3-§8). Times are timestamptz, written truncated to milliseconds.
 
 -- +goose Up
-CREATE TABLE invites (
+CREATE TABLE invite (
     id                text PRIMARY KEY,
     mesh_id           text NOT NULL REFERENCES meshes (id),
     code              text, -- NULL allowed; unique where present
@@ -21,14 +21,14 @@ CREATE TABLE invites (
     claimed_by_pubkey text, -- last claimer's x25519 key (v2) or ed25519 key (v1)
     preset            text NOT NULL DEFAULT '{}'
 );
-CREATE UNIQUE INDEX invites_code_uq ON invites (code) WHERE code IS NOT NULL;
-CREATE UNIQUE INDEX invites_token_hash_uq ON invites (token_hash) WHERE token_hash IS NOT NULL;
-CREATE INDEX invites_mesh_idx ON invites (mesh_id, created_at);
+CREATE UNIQUE INDEX invite_code_uq ON invite (code) WHERE code IS NOT NULL;
+CREATE UNIQUE INDEX invite_token_hash_uq ON invite (token_hash) WHERE token_hash IS NOT NULL;
+CREATE INDEX invite_mesh_idx ON invite (mesh_id, created_at);
 
-CREATE TABLE pending_invites (
+CREATE TABLE pending_invite (
     id          text PRIMARY KEY,
     mesh_id     text NOT NULL REFERENCES meshes (id),
-    invite_id   text NOT NULL REFERENCES invites (id),
+    invite_id   text NOT NULL REFERENCES invite (id),
     email       text NOT NULL,
     code        text NOT NULL,
     sent_at     timestamptz,
@@ -38,8 +38,8 @@ CREATE TABLE pending_invites (
     created_by  text NOT NULL,
     created_at  timestamptz NOT NULL
 );
-CREATE INDEX pending_invites_code_idx ON pending_invites (code);
-CREATE INDEX pending_invites_invite_idx ON pending_invites (invite_id);
+CREATE INDEX pending_invite_code_idx ON pending_invite (code);
+CREATE INDEX pending_invite_invite_idx ON pending_invite (invite_id);
 
 -- Append-only; seq is the row's position in its mesh's chain.
 CREATE TABLE audit_log (
@@ -67,5 +67,5 @@ CREATE TABLE audit_heads (
 -- +goose Down
 DROP TABLE audit_heads;
 DROP TABLE audit_log;
-DROP TABLE pending_invites;
-DROP TABLE invites;
+DROP TABLE pending_invite;
+DROP TABLE invite;
