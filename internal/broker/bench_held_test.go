@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claudemesh/claudemesh/internal/broker"
+	"github.com/claudemesh/claudemesh/internal/config"
 	"github.com/claudemesh/claudemesh/internal/store/storetest"
 )
 
@@ -16,7 +18,8 @@ import (
 func BenchmarkHeldRelease(b *testing.B) {
 	for _, backend := range storetest.Backends(b) {
 		b.Run(backend.Name, func(b *testing.B) {
-			h := startBroker(b, backend)
+			// Each op sends two messages: lift the per-session send limit.
+			h := startBroker(b, backend, func(c *config.Broker, _ *broker.Options) { c.SendRatePerSec = 1 << 30 })
 			alice, bob := h.addMember("alice"), h.addMember("bob")
 			ac, bc := alice.connect(), bob.connect()
 			var total time.Duration
