@@ -80,7 +80,7 @@ func startWithConfig(t testing.TB, cfg config.Broker, tweaks ...tweak) *harness 
 
 func (h *harness) newMesh(name string) store.Mesh {
 	h.t.Helper()
-	m, err := meshadmin.CreateMesh(context.Background(), h.st, name, h.owner.Hex(), make([]byte, 32), time.Now())
+	m, err := meshadmin.CreateSealed(context.Background(), h.st, nil, name, h.owner.Hex(), nil, time.Now()) // no root key: the broker never needs it
 	if err != nil {
 		h.t.Fatal(err)
 	}

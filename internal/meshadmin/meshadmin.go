@@ -41,22 +41,6 @@ func Slugify(name string) string {
 	return slug
 }
 
-// CreateMesh validates and stores a new mesh with rootKey (nil or 32
-// bytes) stored as given.
-//
-// Deprecated: it does not encrypt the root key at rest; it remains for the
-// broker core's tests, which use a throwaway key. Use CreateSealed.
-func CreateMesh(ctx context.Context, st store.Store, name, ownerPubkey string, rootKey []byte, now time.Time) (store.Mesh, error) {
-	m, err := newMesh(name, ownerPubkey, rootKey, now)
-	if err != nil {
-		return store.Mesh{}, err
-	}
-	if err := st.CreateMesh(ctx, m); err != nil {
-		return store.Mesh{}, err
-	}
-	return m, nil
-}
-
 func newMesh(name, ownerPubkey string, rootKey []byte, now time.Time) (store.Mesh, error) {
 	name = strings.TrimSpace(name)
 	switch {
