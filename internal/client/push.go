@@ -1,0 +1,185 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/claudemesh/claudemesh/internal/protocol"
+)
+
+// onPush runs on the reader goroutine: dedup, then hand the push to an
+// outstanding fetch_pending or to the dispatcher. It never blocks.
+func (c *Client) onPush(cn *conn, raw []byte) {
+	var p protocol.Push
+	if json.Unmarshal(raw, &p) != nil {
+		return
+	}
+	if p.Subtype == "system" {
+		c.disp.enqueue(Event{Push: &p}) // events carry no delivery row: never acked
+		return
+	}
+	switch c.dedup.state(p.MessageID) {
+	case seenAccepted:
+		c.log.Debug("duplicate push re-acked", "messageId", p.MessageID)
+		c.sendAck(cn, p.MessageID) // redelivered because our ack was lost: ack again, deliver once
+		return
+	case seenInFlight:
+		c.log.Debug("duplicate push already queued", "messageId", p.MessageID)
+		return // already queued for the handler, which acks it
+	}
+	cn.mu.Lock()
+	if cn.fetch != nil {
+		*cn.fetch = append(*cn.fetch, p)
+		cn.mu.Unlock()
+		return
+	}
+	cn.mu.Unlock()
+	if c.cfg.Handler == nil {
+		return // unacked: the broker keeps it for a session that reads it
+	}
+	c.dedup.markInFlight(p.MessageID)
+	c.disp.enqueue(Event{Push: &p})
+}
+
+// sendAck acks one delivery on cn, or on the live connection when cn is nil.
+// A lost ack is harmless: the broker pushes again and dedup re-acks.
+func (c *Client) sendAck(cn *conn, messageID string) {
+	if c.dropAcks.Load() {
+		return
+	}
+	if cn == nil {
+		c.mu.Lock()
+		cn = c.cur
+		c.mu.Unlock()
+		if cn == nil {
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.life, c.cfg.RPCTimeout)
+	defer cancel()
+	if err := cn.write(ctx, map[string]any{"type": protocol.TypeClientAck, "messageId": messageID}); err != nil {
+		c.log.Debug("client_ack not sent", "messageId", messageID, "err", err)
+	}
+}
+
+// dispatcher calls the handler in order from one goroutine. Its queue is
+// unbounded so the reader never waits on user code; the broker bounds how
+// many unacked pushes a session has in flight.
+type dispatcher struct {
+	c     *Client
+	mu    sync.Mutex
+	queue []Event
+	wake  chan struct{} // buffered 1
+}
+
+func newDispatcher(c *Client) *dispatcher { return &dispatcher{c: c, wake: make(chan struct{}, 1)} }
+
+func (d *dispatcher) enqueue(ev Event) {
+	if d.c.cfg.Handler == nil {
+		return
+	}
+	d.mu.Lock()
+	d.queue = append(d.queue, ev)
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (d *dispatcher) run(ctx context.Context) {
+	for {
+		d.mu.Lock()
+		if len(d.queue) == 0 {
+			d.mu.Unlock()
+			select {
+			case <-d.wake:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		ev := d.queue[0]
+		d.queue[0] = Event{}
+		d.queue = d.queue[1:]
+		d.mu.Unlock()
+		d.deliver(ctx, ev)
+	}
+}
+
+func (d *dispatcher) deliver(ctx context.Context, ev Event) {
+	err := d.c.cfg.Handler(ctx, ev)
+	p := ev.Push
+	if p == nil || p.Subtype == "system" {
+		return
+	}
+	if err != nil {
+		d.c.dedup.forget(p.MessageID) // let the redelivery reach the handler again
+		d.c.log.Warn("handler refused message; it stays unacked", "messageId", p.MessageID, "err", err)
+		return
+	}
+	d.c.dedup.accept(p.MessageID)
+	d.c.sendAck(nil, p.MessageID)
+}
+
+type seenState int
+
+const (
+	unseen seenState = iota
+	seenInFlight
+	seenAccepted
+)
+
+// dedup remembers the last n accepted messageIds (a ring, so memory is
+// bounded) and the ids currently queued for the handler.
+type dedup struct {
+	mu       sync.Mutex
+	accepted map[string]struct{}
+	ring     []string
+	next     int
+	inFlight map[string]struct{}
+}
+
+func newDedup(n int) *dedup {
+	return &dedup{accepted: map[string]struct{}{}, ring: make([]string, n), inFlight: map[string]struct{}{}}
+}
+
+func (d *dedup) state(id string) seenState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.accepted[id]; ok {
+		return seenAccepted
+	}
+	if _, ok := d.inFlight[id]; ok {
+		return seenInFlight
+	}
+	return unseen
+}
+
+func (d *dedup) markInFlight(id string) {
+	d.mu.Lock()
+	d.inFlight[id] = struct{}{}
+	d.mu.Unlock()
+}
+
+func (d *dedup) forget(id string) {
+	d.mu.Lock()
+	delete(d.inFlight, id)
+	d.mu.Unlock()
+}
+
+func (d *dedup) accept(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.inFlight, id)
+	if _, ok := d.accepted[id]; ok {
+		return
+	}
+	if old := d.ring[d.next]; old != "" {
+		delete(d.accepted, old)
+	}
+	d.ring[d.next] = id
+	d.next = (d.next + 1) % len(d.ring)
+	d.accepted[id] = struct{}{}
+}
