@@ -2,19 +2,13 @@ package main_test
 
 import (
 	"bytes"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
-
-	"github.com/claudemesh/claudemesh/internal/store"
 	"github.com/claudemesh/claudemesh/internal/store/storetest"
 	"github.com/claudemesh/claudemesh/internal/testkit"
 )
@@ -85,33 +79,16 @@ func TestAuditVerifyReportsAnAlteredRow(t *testing.T) {
 
 func (e *env) exec(query string) {
 	e.t.Helper()
-	db := e.db()
-	defer db.Close()
-	if _, err := db.Exec(query); err != nil {
+	if _, err := storetest.RawDB(e.t, e.dbURL, e.dataDir).Exec(query); err != nil {
 		e.t.Fatalf("%s: %v", query, err)
 	}
-}
-
-// db opens the broker's database directly, as a tamperer or auditor would.
-func (e *env) db() *sql.DB {
-	e.t.Helper()
-	driver, dsn := "pgx", e.dbURL
-	if dsn == "" {
-		driver, dsn = "sqlite", "file:"+filepath.Join(e.dataDir, store.SQLiteFile)+"?_pragma=busy_timeout(5000)"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return db
 }
 
 // auditEvents lists a mesh's audit events written with the given actor, in
 // chain order.
 func (e *env) auditEvents(meshID, actor string) []string {
 	e.t.Helper()
-	db := e.db()
-	defer db.Close()
+	db := storetest.RawDB(e.t, e.dbURL, e.dataDir)
 	q := "SELECT event FROM audit_log WHERE mesh_id = $1 AND actor = $2 ORDER BY seq"
 	if e.dbURL == "" {
 		q = "SELECT event FROM audit_log WHERE mesh_id = ?1 AND actor = ?2 ORDER BY seq"

@@ -5,19 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for tampering tests
 
 	"github.com/claudemesh/claudemesh/internal/broker"
 	"github.com/claudemesh/claudemesh/internal/config"
@@ -226,16 +222,7 @@ func (h *harness) memberCount(meshID string) int {
 // database access would. Statements use no parameters (dialects differ).
 func (h *harness) exec(query string) {
 	h.t.Helper()
-	driver, dsn := "pgx", h.dbURL
-	if dsn == "" {
-		driver, dsn = "sqlite", "file:"+filepath.Join(h.dir, store.SQLiteFile)+"?_pragma=busy_timeout(5000)"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(query); err != nil {
+	if _, err := storetest.RawDB(h.t, h.dbURL, h.dir).Exec(query); err != nil {
 		h.t.Fatalf("%s: %v", query, err)
 	}
 }

@@ -1,5 +1,17 @@
 package store
 
+// claimPrecheck is what both backends check once the invite and its mesh
+// are loaded: an archived mesh is not found, then the caller's Check runs.
+func claimPrecheck(c Claim, inv Invite, mesh Mesh) error {
+	if mesh.ArchivedAt != nil {
+		return ErrNotFound
+	}
+	if c.Check != nil {
+		return c.Check(inv, mesh)
+	}
+	return nil
+}
+
 // lifecycleBeforeUse checks revoked and expired; exhaustion is left to the
 // guarded update (or, for a member claiming again, not checked at all: that
 // claim consumes nothing).

@@ -48,13 +48,8 @@ func pgClaim(ctx context.Context, tx pgx.Tx, c Claim) (ClaimResult, error) {
 		return res, err
 	}
 	mesh.CreatedAt, mesh.ArchivedAt = mesh.CreatedAt.UTC(), utcPtr(mesh.ArchivedAt)
-	if mesh.ArchivedAt != nil {
-		return res, ErrNotFound
-	}
-	if c.Check != nil {
-		if err := c.Check(inv, mesh); err != nil {
-			return res, err
-		}
+	if err := claimPrecheck(c, inv, mesh); err != nil {
+		return res, err
 	}
 	res.Invite, res.Mesh = inv, mesh
 	existing, err := scanPGMember(tx.QueryRow(ctx, `SELECT `+pgMemberCols+` FROM members

@@ -40,13 +40,8 @@ func sqliteClaim(ctx context.Context, tx *sql.Tx, c Claim) (ClaimResult, error) 
 		return res, err
 	}
 	mesh.CreatedAt, mesh.ArchivedAt = fromMS(created), fromNullMS(archived)
-	if mesh.ArchivedAt != nil {
-		return res, ErrNotFound
-	}
-	if c.Check != nil {
-		if err := c.Check(inv, mesh); err != nil {
-			return res, err
-		}
+	if err := claimPrecheck(c, inv, mesh); err != nil {
+		return res, err
 	}
 	res.Invite, res.Mesh = inv, mesh
 	existing, err := scanSQLiteMember(tx.QueryRowContext(ctx, `SELECT `+sqliteMemberCols+` FROM members

@@ -6,9 +6,11 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -124,4 +126,22 @@ func admin(t testing.TB, databaseURL, sql string) {
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
+}
+
+// RawDB opens a store's database directly, bypassing the store, as an
+// attacker or auditor with database access would (tamper tests). Exactly
+// one of databaseURL and dataDir is set, as DSN returns them. It is closed
+// in t.Cleanup.
+func RawDB(t testing.TB, databaseURL, dataDir string) *sql.DB {
+	t.Helper()
+	driver, dsn := "pgx", databaseURL
+	if dsn == "" {
+		driver, dsn = "sqlite", "file:"+filepath.Join(dataDir, store.SQLiteFile)+"?_pragma=busy_timeout(5000)"
+	}
+	db, err := sql.Open(driver, dsn) // drivers are registered by the store package
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
