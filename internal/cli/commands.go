@@ -1,0 +1,8 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// addCommands registers every user command. Each group lives in its own file.
+func (a *App) addCommands(root *cobra.Command) {
+	root.AddCommand(a.meshCmd())
+}

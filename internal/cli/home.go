@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/claudemesh/claudemesh/internal/cliconfig"
+)
+
+// runHome is `claudemesh` with no arguments: what is set up, and the one
+// next step (fix the config, create/join, install, or launch).
+func (a *App) runHome(cmd *cobra.Command, _ []string) error {
+	u := a.ui()
+	dir, err := a.configDir()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(a.Stdout, u.title.Render("claudemesh")+u.dim.Render(" — Claude Code sessions as peers, end-to-end encrypted"))
+	f, err := cliconfig.Load(dir)
+	if err != nil {
+		fmt.Fprintf(a.Stdout, "  config   %s\n", u.bad.Render(err.Error()))
+		u.nextStep(a.Stdout, "find out what is wrong:", "claudemesh doctor")
+		return nil
+	}
+	if modeErr := cliconfig.CheckMode(f.Path, 0o600); modeErr != nil {
+		fmt.Fprintf(a.Stdout, "  config   %s\n", u.bad.Render(modeErr.Error()))
+		u.nextStep(a.Stdout, "check the setup:", "claudemesh doctor")
+		return nil
+	}
+	fmt.Fprintf(a.Stdout, "  config   %s\n", f.Path)
+	if len(f.Meshes) == 0 {
+		fmt.Fprintln(a.Stdout, "  meshes   none joined yet")
+		u.nextStep(a.Stdout, "create a mesh, or join one with an invite link:", "claudemesh mesh create <name>    or    claudemesh join <invite-url>")
+		return nil
+	}
+	for _, m := range f.Meshes {
+		fmt.Fprintf(a.Stdout, "  mesh     %s %s as %s\n", u.title.Render(m.Slug), u.dim.Render(m.BrokerURL), m.Role)
+	}
+	if !claudeCodeWired(a.Getenv("HOME")) {
+		u.nextStep(a.Stdout, "wire claudemesh into Claude Code:", "claudemesh install")
+		return nil
+	}
+	u.nextStep(a.Stdout, "start Claude Code on the mesh:", "claudemesh launch")
+	return nil
+}
+
+// claudeCodeWired reports whether ~/.claude.json registers the claudemesh
+// MCP server (what `claudemesh install` writes).
+func claudeCodeWired(home string) bool {
+	if home == "" {
+		return false
+	}
+	data, err := os.ReadFile(filepath.Join(home, ".claude.json"))
+	if err != nil {
+		return false
+	}
+	var doc struct {
+		MCPServers map[string]json.RawMessage `json:"mcpServers"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return false
+	}
+	_, ok := doc.MCPServers["claudemesh"]
+	return ok
+}

@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/claudemesh/claudemesh/internal/brokerapi"
+	"github.com/claudemesh/claudemesh/internal/client"
+	"github.com/claudemesh/claudemesh/internal/cliconfig"
+	"github.com/claudemesh/claudemesh/internal/protocol"
+)
+
+// keys is a joined mesh's decoded secrets.
+type keys struct {
+	member  ed25519.PrivateKey
+	owner   ed25519.PrivateKey // nil unless this machine created the mesh
+	rootKey []byte             // nil when the config holds none
+}
+
+// meshKeys decodes and checks the mesh's keys, naming the broken field.
+func meshKeys(m *cliconfig.Mesh) (keys, error) {
+	var k keys
+	var err error
+	if k.member, err = protocol.ParseSecretKeyHex(m.SecretKey); err != nil {
+		return k, fmt.Errorf("mesh %s: secretKey in the config: %w", m.Slug, err)
+	}
+	if hex.EncodeToString(k.member.Public().(ed25519.PublicKey)) != m.Pubkey {
+		return k, fmt.Errorf("mesh %s: secretKey in the config does not match pubkey %s", m.Slug, short(m.Pubkey))
+	}
+	if m.OwnerSecretKey != "" {
+		if k.owner, err = protocol.ParseSecretKeyHex(m.OwnerSecretKey); err != nil {
+			return k, fmt.Errorf("mesh %s: ownerSecretKey in the config: %w", m.Slug, err)
+		}
+	}
+	if m.RootKey != "" {
+		if k.rootKey, err = protocol.DecodeB64URL(m.RootKey); err != nil || len(k.rootKey) != 32 {
+			return k, fmt.Errorf("mesh %s: rootKey in the config must be 32 bytes of base64url", m.Slug)
+		}
+	}
+	return k, nil
+}
+
+// displayName is --name, else the config's displayName, else $USER.
+func (a *App) displayName(flag string, f *cliconfig.File) string {
+	for _, s := range []string{flag, f.DisplayName, a.Getenv("USER"), a.Getenv("USERNAME")} {
+		if s != "" {
+			return s
+		}
+	}
+	host, _ := os.Hostname()
+	if host != "" {
+		return host
+	}
+	return "claudemesh-user"
+}
+
+// dial opens an ephemeral session (protocol.md §2): a one-shot command is
+// never announced, never listed and never a delivery target.
+func (a *App) dial(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File) (*client.Client, keys, error) {
+	k, err := meshKeys(m)
+	if err != nil {
+		return nil, k, err
+	}
+	cwd, _ := os.Getwd()
+	c, err := client.Dial(ctx, client.Config{
+		BrokerURL: m.BrokerURL, MeshID: m.MeshID, MemberID: m.MemberID, MemberKey: k.member,
+		DisplayName: a.displayName("", f), PeerType: "human", CWD: cwd, Ephemeral: true,
+		RPCTimeout: 10 * time.Second, DialTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		return nil, k, fmt.Errorf("connecting to mesh %s at %s: %w", m.Slug, m.BrokerURL, err)
+	}
+	return c, k, nil
+}
+
+// adminAPI is an HTTP client for m's broker that signs with the owner key
+// when this machine has it, else with the member key (an admin member).
+func adminAPI(m *cliconfig.Mesh) (*brokerapi.Client, error) {
+	k, err := meshKeys(m)
+	if err != nil {
+		return nil, err
+	}
+	api, err := brokerapi.New(m.BrokerURL)
+	if err != nil {
+		return nil, fmt.Errorf("mesh %s: %w", m.Slug, err)
+	}
+	api.Signer = k.member
+	if k.owner != nil {
+		api.Signer = k.owner
+	}
+	return api, nil
+}
+
+// short abbreviates a key or id for tables.
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// isoNow is the config's timestamp format (the original CLI's toISOString).
+func isoNow(now time.Time) string { return now.UTC().Format("2006-01-02T15:04:05.000Z") }
