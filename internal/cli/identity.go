@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/claudemesh/claudemesh/internal/brokerapi"
-	"github.com/claudemesh/claudemesh/internal/client"
 	"github.com/claudemesh/claudemesh/internal/cliconfig"
+	"github.com/claudemesh/claudemesh/internal/client"
 	"github.com/claudemesh/claudemesh/internal/protocol"
 )
 
