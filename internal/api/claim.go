@@ -43,9 +43,12 @@ func (a *API) inviteInfo(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"code": inv.Code, "mesh_name": mesh.Name, "mesh_slug": mesh.Slug,
+	// mesh_id and owner_pubkey are public values (the claim answer and every
+	// v1 token carry them): the joining CLI checks the link's #fp against the
+	// owner key, and whether it already joined the mesh, before claiming.
+	writeJSON(w, http.StatusOK, map[string]any{"code": inv.Code, "mesh_id": mesh.ID, "mesh_name": mesh.Name, "mesh_slug": mesh.Slug,
 		"role": inv.Role, "inviter_name": inv.InviterName, "expires_at": inv.ExpiresAt.Unix(), "member_count": members,
-		"online_count": online, "status": inv.Status(a.now()), "version": inv.Version})
+		"online_count": online, "status": inv.Status(a.now()), "version": inv.Version, "owner_pubkey": mesh.OwnerPubkey})
 }
 
 type claimReq struct {

@@ -152,7 +152,8 @@ func TestClaimThenHello(t *testing.T) {
 
 		status, info := h.call("GET", "/invites/"+code, nil)
 		if status != 200 || info["mesh_name"] != "Platform Team" || info["role"] != "admin" || info["inviter_name"] != "Olivia" ||
-			info["status"] != "active" || info["member_count"] != float64(1) || info["version"] != float64(2) {
+			info["status"] != "active" || info["member_count"] != float64(1) || info["version"] != float64(2) ||
+			info["owner_pubkey"] != m.owner.Hex() || info["mesh_id"] != m.id {
 			t.Fatalf("public info: %d %v", status, info)
 		}
 		j := newJoiner(t)

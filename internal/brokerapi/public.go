@@ -10,6 +10,7 @@ import (
 // InviteInfo is the public GET /invites/{code}: what the consent card shows.
 type InviteInfo struct {
 	Code        string `json:"code"`
+	MeshID      string `json:"mesh_id,omitempty"` // absent from brokers older than this CLI
 	MeshName    string `json:"mesh_name"`
 	MeshSlug    string `json:"mesh_slug"`
 	Role        string `json:"role"`
@@ -19,6 +20,7 @@ type InviteInfo struct {
 	OnlineCount int    `json:"online_count"`
 	Status      string `json:"status"`
 	Version     int    `json:"version"`
+	OwnerPubkey string `json:"owner_pubkey,omitempty"` // absent from brokers older than this CLI
 }
 
 func (c *Client) InviteInfo(ctx context.Context, code string) (InviteInfo, error) {

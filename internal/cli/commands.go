@@ -5,4 +5,5 @@ import "github.com/spf13/cobra"
 // addCommands registers every user command. Each group lives in its own file.
 func (a *App) addCommands(root *cobra.Command) {
 	root.AddCommand(a.meshCmd())
+	root.AddCommand(a.inviteCmd(), a.joinCmd(), a.leaveCmd(), a.listCmd(), a.whoamiCmd(), a.membersCmd(), a.kickCmd())
 }
