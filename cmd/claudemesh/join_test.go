@@ -226,6 +226,14 @@ func TestV1InviteJoinsThroughEveryLinkShape(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stderr, "invite_exhausted") || !strings.Contains(r.stderr, "joining legacy through") {
 		t.Fatalf("exhausted v1 join:\n%s", r)
 	}
+	// A revoked v1 invite is refused from its short link before anything else.
+	// (Another lifetime than the first: v1 tokens have no nonce, so the same
+	// lifetime minted within one second would be the very same token.)
+	revoked := decodeJSON[minted](t, olivia.must("invite", "create", "--v1", "--expires", "6d", "--json"))
+	olivia.must("invite", "revoke", revoked.InviteID)
+	if r := newUser(t, "refused").run("join", revoked.URL, "-y"); r.code != 3 || !strings.Contains(r.stderr, "is revoked") {
+		t.Fatalf("revoked v1 short link:\n%s", r)
+	}
 	// A token whose signature no longer matches is refused before the broker.
 	tampered := "ic://join/" + inv.Token[:len(inv.Token)-8] + strings.Repeat("A", 8)
 	if r := newUser(t, "mallory").run("join", tampered, "-y"); r.code != 2 && r.code != 3 {

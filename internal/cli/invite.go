@@ -156,6 +156,9 @@ func (a *App) createInvite(cmd *cobra.Command, o inviteOpts) error {
 	return a.printMinted(m, minted, o)
 }
 
+// stdoutIsTerminal decides whether a QR code is printed; tests replace it.
+var stdoutIsTerminal = isTerminal
+
 func (a *App) printMinted(m *cliconfig.Mesh, minted brokerapi.MintedInvite, o inviteOpts) error {
 	if a.jsonOut {
 		return a.printJSON(minted)
@@ -173,7 +176,7 @@ func (a *App) printMinted(m *cliconfig.Mesh, minted brokerapi.MintedInvite, o in
 			fmt.Fprintf(a.Stdout, "  long v1 link: %s/join/%s\n\n", base, minted.Token)
 		}
 	}
-	if isTerminal(a.Stdout) {
+	if stdoutIsTerminal(a.Stdout) {
 		if q, err := qrcode.New(minted.URL, qrcode.Medium); err == nil {
 			fmt.Fprintln(a.Stdout, q.ToSmallString(false))
 		}

@@ -62,15 +62,15 @@ func (a *App) join(ctx context.Context, arg string, o joinOpts) error {
 	if err != nil {
 		return fmt.Errorf("looking up invite %s on %s: %w", ref.Code, api.Base, err)
 	}
+	if err := checkLive(info.Status, ref.Code); err != nil {
+		return err
+	}
 	if info.Version == 1 {
 		token, err := api.V1Token(ctx, ref.Code)
 		if err != nil {
 			return fmt.Errorf("fetching the v1 token of invite %s from %s: %w", ref.Code, api.Base, err)
 		}
 		return a.joinV1(ctx, f, ref, token, &info, o)
-	}
-	if err := checkLive(info.Status, ref.Code); err != nil {
-		return err
 	}
 	// The #fp check runs before anything is claimed (and again on the claim
 	// answer): a link whose fragment does not match gets nothing.
@@ -81,7 +81,7 @@ func (a *App) join(ctx context.Context, arg string, o joinOpts) error {
 		return a.alreadyJoined(m)
 	}
 	a.consentCard(card{mesh: info.MeshName, slug: info.MeshSlug, inviter: info.InviterName, role: info.Role,
-		members: info.MemberCount, online: info.OnlineCount, expiresAt: info.ExpiresAt, broker: api.Base, fpChecked: ref.FP != ""})
+		members: info.MemberCount, online: info.OnlineCount, expiresAt: info.ExpiresAt, broker: api.Base, fpChecked: ref.FP != "" && info.OwnerPubkey != ""})
 	if !o.yes && !a.confirm(fmt.Sprintf("Join %s as %s? [y/N] ", info.MeshName, titleRole(info.Role))) {
 		return refusedf("not joined: you did not answer yes; nothing was claimed")
 	}
