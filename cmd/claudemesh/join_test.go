@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 
@@ -319,4 +320,33 @@ func TestInviteCreateRefusesBadFlagsAndNonOwners(t *testing.T) {
 	}
 	// ...but can list the invites.
 	erin.must("invite", "list")
+}
+
+func TestJoinExitCodes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"broker unreachable", []string{"join", dead + "/i/Ab3dE6gH", "-y"}, 4, "broker unreachable"},
+		{"not a link", []string{"join", "please-let-me-in"}, 2, "neither an invite link"},
+		{"bare code without a broker", []string{"join", "Ab3dE6gH"}, 2, "--broker"},
+		{"two arguments", []string{"join", "a", "b"}, 2, "needs 1 argument"},
+		{"malformed v1 token", []string{"join", "ic://join/AAAA"}, 2, "v1 invite link is not valid"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newUser(t, "dana").run(c.args...)
+			if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+				t.Fatalf("want exit %d mentioning %q, got\n%s", c.code, c.want, r)
+			}
+		})
+	}
 }
