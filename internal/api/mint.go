@@ -150,9 +150,11 @@ func (a *API) newV1(req *adminReq, body mintReq, inv store.Invite, now time.Time
 }
 
 // storeWithCode draws codes until one is free (a clash is a 1 in 62^8
-// event per existing invite, so one retry is already rare).
+// event per existing invite, so one retry is already rare). A v1 token has
+// no nonce, so minting the same token twice clashes on its hash every time:
+// two clashes in a row with a v1 token are reported as that.
 func (a *API) storeWithCode(ctx context.Context, inv *store.Invite, email *store.PendingInvite) error {
-	for range 5 {
+	for attempt := range 5 {
 		code, err := invite.NewCode()
 		if err != nil {
 			return err
@@ -167,6 +169,9 @@ func (a *API) storeWithCode(ctx context.Context, inv *store.Invite, email *store
 		}
 		if _, gerr := a.st.GetInvite(ctx, inv.ID); gerr == nil {
 			return errorf(http.StatusConflict, "conflict", "an invite with id %q already exists; mint with a new invite_id", inv.ID)
+		}
+		if inv.TokenHash != "" && attempt >= 1 {
+			return errorf(http.StatusConflict, "conflict", "this v1 token is already minted as an invite here; sign a new token (v1 tokens with the same fields are identical)")
 		}
 	}
 	return errInternal

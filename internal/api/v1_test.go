@@ -45,6 +45,11 @@ func TestV1Invites(t *testing.T) {
 			t.Fatalf("mint v1: %d %v", status, minted)
 		}
 		code := minted["code"].(string)
+		// v1 tokens carry no nonce: the same token minted twice is a clear
+		// 409, not a 500 from the token's unique index.
+		if status, again := h.admin(m.owner, "POST", "/meshes/"+m.id+"/invites", map[string]any{"version": 1, "token": liveToken, "max_uses": 5}); status != 409 || again["error"] != "conflict" {
+			t.Fatalf("second mint of the same v1 token: %d %v", status, again)
+		}
 
 		status, res := h.call("GET", "/api/public/invite-code/"+code, nil)
 		if status != 200 || res["found"] != true || res["token"] != liveToken {
