@@ -61,6 +61,11 @@ func (a *App) displayName(flag string, f *cliconfig.File) string {
 // dial opens an ephemeral session (protocol.md §2): a one-shot command is
 // never announced, never listed and never a delivery target.
 func (a *App) dial(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File) (*client.Client, keys, error) {
+	return a.dialAs(ctx, m, f, "")
+}
+
+// dialAs is dial with a chosen session id ("" for a random one).
+func (a *App) dialAs(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File, sessionID string) (*client.Client, keys, error) {
 	k, err := meshKeys(m)
 	if err != nil {
 		return nil, k, err
@@ -68,8 +73,8 @@ func (a *App) dial(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File) (*
 	cwd, _ := os.Getwd()
 	c, err := client.Dial(ctx, client.Config{
 		BrokerURL: m.BrokerURL, MeshID: m.MeshID, MemberID: m.MemberID, MemberKey: k.member,
-		DisplayName: a.displayName("", f), PeerType: "human", CWD: cwd, Ephemeral: true,
-		RPCTimeout: 10 * time.Second, DialTimeout: 10 * time.Second,
+		DisplayName: a.displayName("", f), PeerType: "human", CWD: cwd, Ephemeral: true, SessionID: sessionID,
+		RPCTimeout: a.rpcTimeout(), DialTimeout: a.rpcTimeout(),
 	})
 	if err != nil {
 		return nil, k, fmt.Errorf("connecting to mesh %s at %s: %w", m.Slug, m.BrokerURL, err)

@@ -65,8 +65,9 @@ func (c *Client) Request(ctx context.Context, f map[string]any) (map[string]any,
 	return out, nil
 }
 
-// requestInto is Request decoding into a typed reply.
-func (c *Client) requestInto(ctx context.Context, f map[string]any, want string, out any) error {
+// RequestInto is Request decoding the reply, which must be of type want, into
+// out: typed replies keep raw JSON fields (state values) byte for byte.
+func (c *Client) RequestInto(ctx context.Context, f map[string]any, want string, out any) error {
 	r, err := c.roundTrip(ctx, f, "_reqId")
 	if err != nil {
 		return err
@@ -121,21 +122,21 @@ func (c *Client) Send(ctx context.Context, m Outgoing) (protocol.Ack, error) {
 // ListPeers returns the live sessions of the mesh, this one included.
 func (c *Client) ListPeers(ctx context.Context) ([]protocol.Peer, error) {
 	var r protocol.PeersList
-	err := c.requestInto(ctx, map[string]any{"type": protocol.TypeListPeers}, protocol.TypePeersList, &r)
+	err := c.RequestInto(ctx, map[string]any{"type": protocol.TypeListPeers}, protocol.TypePeersList, &r)
 	return r.Peers, err
 }
 
 // ListMembers returns every non-revoked member, online or not.
 func (c *Client) ListMembers(ctx context.Context) ([]protocol.MemberInfo, error) {
 	var r protocol.MembersList
-	err := c.requestInto(ctx, map[string]any{"type": protocol.TypeListMembers}, protocol.TypeMembersList, &r)
+	err := c.RequestInto(ctx, map[string]any{"type": protocol.TypeListMembers}, protocol.TypeMembersList, &r)
 	return r.Members, err
 }
 
 // MessageStatus reports per-recipient delivery of a message this mesh sent.
 func (c *Client) MessageStatus(ctx context.Context, messageID string) (protocol.MessageStatusResult, error) {
 	var r protocol.MessageStatusResult
-	err := c.requestInto(ctx, map[string]any{"type": protocol.TypeMessageStat, "messageId": messageID}, protocol.TypeMessageResult, &r)
+	err := c.RequestInto(ctx, map[string]any{"type": protocol.TypeMessageStat, "messageId": messageID}, protocol.TypeMessageResult, &r)
 	return r, err
 }
 

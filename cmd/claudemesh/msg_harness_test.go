@@ -1,0 +1,164 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/claudemesh/claudemesh/internal/cliconfig"
+	"github.com/claudemesh/claudemesh/internal/client"
+	"github.com/claudemesh/claudemesh/internal/meshadmin"
+	"github.com/claudemesh/claudemesh/internal/protocol"
+)
+
+// loadCfg reads this user's config.json.
+func (u *user) loadCfg() *cliconfig.File {
+	u.t.Helper()
+	f, err := cliconfig.Load(u.dir)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return f
+}
+
+// soleMesh is the user's single joined mesh.
+func (u *user) soleMesh() cliconfig.Mesh {
+	u.t.Helper()
+	m, err := u.loadCfg().Find("")
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return *m
+}
+
+// enrolDirect makes newcomer a member of owner's only mesh by adding the member
+// to the broker's store (what `claudemesh-broker member add` does) and
+// writing the newcomer's config with the mesh's root key, which a real join
+// receives sealed in the claim. It lets message tests run without `join`;
+// TestFullLoop covers the real join.
+func enrolDirect(t *testing.T, b *testBroker, owner, newcomer *user) {
+	t.Helper()
+	m := owner.soleMesh()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := hex.EncodeToString(key.Public().(ed25519.PublicKey))
+	mem, err := meshadmin.AddMember(context.Background(), b.srv.Store, m.MeshID, pub, newcomer.name, "member", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newcomer.loadCfg()
+	f.Upsert(cliconfig.Mesh{MeshID: m.MeshID, MemberID: mem.ID, Slug: m.Slug, Name: m.Name, Pubkey: pub,
+		SecretKey: hex.EncodeToString(key), BrokerURL: m.BrokerURL, JoinedAt: time.Now().UTC().Format(time.RFC3339),
+		RootKey: m.RootKey, Role: "member"})
+	if err := f.Save(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// liveSession is a real (non-ephemeral) session of a user, as Claude Code's
+// bridge would hold: it is listed by peers and receives pushes.
+type liveSession struct {
+	c  *client.Client
+	mu sync.Mutex
+	in []string // decrypted texts, in arrival order
+}
+
+func (u *user) liveSession(t *testing.T, display string, groups ...string) *liveSession {
+	t.Helper()
+	m := u.soleMesh()
+	key, err := protocol.ParseSecretKeyHex(m.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := protocol.DecodeB64URL(m.RootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := client.MeshKey(root, m.MeshID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sessKey, _ := ed25519.GenerateKey(rand.Reader)
+	var gs []protocol.Group
+	for _, g := range groups {
+		gs = append(gs, protocol.Group{Name: g})
+	}
+	s := &liveSession{}
+	c, err := client.New(client.Config{BrokerURL: m.BrokerURL, MeshID: m.MeshID, MemberID: m.MemberID, MemberKey: key,
+		SessionKey: sessKey, DisplayName: display, Groups: gs, PeerType: "ai", Channel: "claude-code", CWD: "/work/" + display,
+		Handler: func(_ context.Context, ev client.Event) error {
+			if ev.Push == nil || ev.Push.Subtype == "system" {
+				return nil
+			}
+			pt, err := s.c.Open(ev.Push, mk)
+			if err != nil {
+				pt = []byte("UNDECRYPTABLE: " + err.Error())
+			}
+			s.mu.Lock()
+			s.in = append(s.in, string(pt))
+			s.mu.Unlock()
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.c = c
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = c.Run(ctx) }()
+	t.Cleanup(func() { cancel(); c.Close() })
+	pollUntil(t, display+" connected", func() bool { return c.HelloAck().PresenceID != "" })
+	return s
+}
+
+func (s *liveSession) received() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.in...)
+}
+
+// pollUntil polls cond every 20 ms for up to 10 s.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runUnchecked runs the CLI without asserting the config modes afterwards,
+// for tests that loosen them on purpose (doctor).
+func (u *user) runUnchecked(args ...string) result {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cliBin, args...)
+	cmd.Env = append([]string{"CLAUDEMESH_CONFIG_DIR=" + u.dir, "HOME=" + u.home, "USER=" + u.name,
+		"PATH=" + os.Getenv("PATH"), "NO_COLOR=1"}, u.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		u.t.Fatalf("running claudemesh %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
