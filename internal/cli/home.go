@@ -40,11 +40,21 @@ func (a *App) runHome(cmd *cobra.Command, _ []string) error {
 	for _, m := range f.Meshes {
 		fmt.Fprintf(a.Stdout, "  mesh     %s %s as %s\n", u.title.Render(m.Slug), u.dim.Render(m.BrokerURL), m.Role)
 	}
-	if !claudeCodeWired(a.Getenv("HOME")) {
-		u.nextStep(a.Stdout, "wire claudemesh into Claude Code:", "claudemesh install")
-		return nil
+	fmt.Fprintf(a.Stdout, "  shell    %s\n", u.dim.Render("claudemesh peers · send <to> <message> · inbox · status"))
+	// Suggest only commands this build has: install and launch come with the
+	// Claude Code integration.
+	has := func(name string) bool {
+		c, _, err := cmd.Root().Find([]string{name})
+		return err == nil && c.Name() == name
 	}
-	u.nextStep(a.Stdout, "start Claude Code on the mesh:", "claudemesh launch")
+	switch {
+	case !claudeCodeWired(a.Getenv("HOME")) && has("install"):
+		u.nextStep(a.Stdout, "wire claudemesh into Claude Code:", "claudemesh install")
+	case has("launch"):
+		u.nextStep(a.Stdout, "start Claude Code on the mesh:", "claudemesh launch")
+	default:
+		u.nextStep(a.Stdout, "see who is online:", "claudemesh peers")
+	}
 	return nil
 }
 

@@ -1,0 +1,82 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/claudemesh/claudemesh/internal/protocol"
+)
+
+// peers --watch redraws until interrupted; Ctrl-C (SIGINT) exits 0. With
+// --json each refresh is one line, so a newcomer shows up in a later line.
+func TestPeersWatchUpdatesAndCtrlCExitsZero(t *testing.T) {
+	_, olivia, bob := twoUsers(t)
+	olivia.liveSession(t, "olivia-cc")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cliBin, "peers", "--watch", "--json")
+	cmd.Env = []string{"CLAUDEMESH_CONFIG_DIR=" + olivia.dir, "HOME=" + olivia.home, "USER=olivia", "NO_COLOR=1"}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(out)
+	names := func() []string {
+		if !lines.Scan() {
+			t.Fatalf("peers --watch stopped printing: %v", lines.Err())
+		}
+		var peers []protocol.Peer
+		if err := json.Unmarshal(lines.Bytes(), &peers); err != nil {
+			t.Fatalf("a --watch --json line is not a JSON array: %v: %s", err, lines.Text())
+		}
+		var ns []string
+		for _, p := range peers {
+			ns = append(ns, p.DisplayName)
+		}
+		return ns
+	}
+	if first := names(); strings.Join(first, ",") != "olivia-cc" {
+		t.Fatalf("first refresh = %v", first)
+	}
+	bob.liveSession(t, "bob-cc")
+	for {
+		if ns := names(); len(ns) == 2 {
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("peers --watch after Ctrl-C: %v, want exit 0", err)
+	}
+}
+
+// The no-argument screen names one next step, and it is a command this
+// build has.
+func TestHomeSuggestsACommandThatExists(t *testing.T) {
+	_, olivia, _ := twoUsers(t)
+	r := olivia.must()
+	if !strings.Contains(r.stdout, "mesh     platform") {
+		t.Fatalf("home screen lacks the mesh:\n%s", r)
+	}
+	_, after, ok := strings.Cut(r.stdout, "Next:")
+	fields := strings.Fields(strings.SplitN(after, "\n", 3)[1])
+	if !ok || len(fields) < 2 || fields[0] != "claudemesh" {
+		t.Fatalf("no next step command:\n%s", r)
+	}
+	if h := olivia.run(fields[1], "--help"); h.code != 0 || !strings.Contains(h.stdout, "Usage:\n  claudemesh "+fields[1]) {
+		t.Fatalf("the suggested `claudemesh %s` is not a command of this build:\n%s", fields[1], h)
+	}
+}
