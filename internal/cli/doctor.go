@@ -204,7 +204,7 @@ func meshChecks(d *doctorRun) {
 		case p.SkewMs == nil:
 			d.fail(sec, "clock skew", "the broker's answer had no Date header to compare with", "check that nothing between you and the broker strips the Date header")
 		case p.skewed():
-			d.fail(sec, "clock skew", "this machine's clock is "+p.skewText()+" off the broker's; hellos are refused beyond 60 s",
+			d.fail(sec, "clock skew", p.skewSentence()+"; hellos are refused beyond 60 s",
 				"synchronise the clock (e.g. `timedatectl set-ntp true`, or enable automatic time)")
 		default:
 			d.pass(sec, "clock skew", p.skewText()+" (within "+skewLimit.String()+")")

@@ -123,3 +123,15 @@ func (p probe) skewText() string {
 	}
 	return fmt.Sprintf("%+.1fs", float64(*p.SkewMs)/1000)
 }
+
+// skewSentence says which clock is ahead, in words.
+func (p probe) skewSentence() string {
+	if p.SkewMs == nil {
+		return "the clock skew is unknown"
+	}
+	secs := float64(abs(*p.SkewMs)) / 1000
+	if *p.SkewMs < 0 {
+		return fmt.Sprintf("the broker's clock is %.1f s behind this machine's", secs)
+	}
+	return fmt.Sprintf("the broker's clock is %.1f s ahead of this machine's", secs)
+}
