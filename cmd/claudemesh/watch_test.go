@@ -80,3 +80,16 @@ func TestHomeSuggestsACommandThatExists(t *testing.T) {
 		t.Fatalf("the suggested `claudemesh %s` is not a command of this build:\n%s", fields[1], h)
 	}
 }
+
+// A config directory others can read is named on the home screen, which
+// sends the user to doctor.
+func TestHomeFlagsALooseConfigDirectory(t *testing.T) {
+	_, olivia, _ := twoUsers(t)
+	if err := os.Chmod(olivia.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := olivia.runUnchecked()
+	if r.code != 0 || !strings.Contains(r.stdout, "chmod 700") || !strings.Contains(r.stdout, "claudemesh doctor") {
+		t.Fatalf("home with a 0755 config directory:\n%s", r)
+	}
+}

@@ -26,7 +26,11 @@ func (a *App) runHome(cmd *cobra.Command, _ []string) error {
 		u.nextStep(a.Stdout, "find out what is wrong:", "claudemesh doctor")
 		return nil
 	}
-	if modeErr := cliconfig.CheckMode(f.Path, 0o600); modeErr != nil {
+	modeErr := cliconfig.CheckMode(dir, 0o700)
+	if modeErr == nil {
+		modeErr = cliconfig.CheckMode(f.Path, 0o600)
+	}
+	if modeErr != nil {
 		fmt.Fprintf(a.Stdout, "  config   %s\n", u.bad.Render(modeErr.Error()))
 		u.nextStep(a.Stdout, "check the setup:", "claudemesh doctor")
 		return nil
