@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/claudemesh/claudemesh/internal/cliconfig"
 	"github.com/claudemesh/claudemesh/internal/client"
-	"github.com/claudemesh/claudemesh/internal/meshadmin"
 	"github.com/claudemesh/claudemesh/internal/protocol"
 )
 
@@ -38,32 +36,6 @@ func (u *user) soleMesh() cliconfig.Mesh {
 		u.t.Fatal(err)
 	}
 	return *m
-}
-
-// enrolDirect makes newcomer a member of owner's only mesh by adding the member
-// to the broker's store (what `claudemesh-broker member add` does) and
-// writing the newcomer's config with the mesh's root key, which a real join
-// receives sealed in the claim. It lets message tests run without `join`;
-// TestFullLoop covers the real join.
-func enrolDirect(t *testing.T, b *testBroker, owner, newcomer *user) {
-	t.Helper()
-	m := owner.soleMesh()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := hex.EncodeToString(key.Public().(ed25519.PublicKey))
-	mem, err := meshadmin.AddMember(context.Background(), b.srv.Store, m.MeshID, pub, newcomer.name, "member", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newcomer.loadCfg()
-	f.Upsert(cliconfig.Mesh{MeshID: m.MeshID, MemberID: mem.ID, Slug: m.Slug, Name: m.Name, Pubkey: pub,
-		SecretKey: hex.EncodeToString(key), BrokerURL: m.BrokerURL, JoinedAt: time.Now().UTC().Format(time.RFC3339),
-		RootKey: m.RootKey, Role: "member"})
-	if err := f.Save(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // liveSession is a real (non-ephemeral) session of a user, as Claude Code's

@@ -26,13 +26,19 @@ import (
 	"github.com/claudemesh/claudemesh/internal/testkit"
 )
 
-// twoUsers is a mesh created by olivia with bob enrolled.
+// twoUsers is a mesh created by olivia that bob joined with an invite,
+// both through the binary.
 func twoUsers(t *testing.T) (*testBroker, *user, *user) {
 	t.Helper()
 	b := startBroker(t)
 	olivia, bob := newUser(t, "olivia"), newUser(t, "bob")
 	olivia.must("mesh", "create", "Platform", "--broker", b.URL)
-	enrolDirect(t, b, olivia, bob)
+	r := olivia.must("invite", "create", "--json")
+	var inv struct{ URL string }
+	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil || inv.URL == "" {
+		t.Fatalf("invite create --json: %v\n%s", err, r)
+	}
+	bob.must("join", inv.URL, "-y")
 	return b, olivia, bob
 }
 
