@@ -76,18 +76,28 @@ func TestDirectAndBroadcastBothWaysReachTheInbox(t *testing.T) {
 	if dm["enc"] != "box" || dm["recipients"] != float64(1) || dm["targetSpec"] != bob.soleMesh().Pubkey {
 		t.Fatalf("a DM by name must be box-encrypted to bob's member key: %v", dm)
 	}
+	if r := olivia.must("send", "bob", "are you there?"); !strings.Contains(r.stdout, "bob has no live session") {
+		t.Fatalf("a DM to an offline member must say it waits:\n%s", r)
+	}
 	r := bob.must("inbox")
 	for _, want := range []string{"olivia", "hi bob, the deploy is done", "direct", "now", dm["messageId"].(string)} {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("bob's inbox lacks %q:\n%s", want, r)
 		}
 	}
+	if !strings.Contains(r.stdout, "are you there?") {
+		t.Fatalf("bob's inbox lacks the second DM:\n%s", r)
+	}
 	if r := bob.must("inbox"); !strings.Contains(r.stdout, "No new messages") {
 		t.Fatalf("a printed message came back: it was not acked:\n%s", r)
 	}
 
 	sendJSON(t, bob, "OLIVIA", "thanks") // names match case-insensitively
-	if items := inboxJSON(t, olivia); len(items) != 1 || items[0].Text != "thanks" || items[0].From != "bob" || items[0].Enc != "box" {
+	if r := bob.runIn("line one\nline two\n", "send", "olivia", "-"); r.code != 0 {
+		t.Fatalf("send with the message on stdin:\n%s", r)
+	}
+	if items := inboxJSON(t, olivia); len(items) != 2 || items[0].Text != "thanks" || items[0].From != "bob" || items[0].Enc != "box" ||
+		items[1].Text != "line one\nline two" {
 		t.Fatalf("olivia's inbox = %+v", items)
 	}
 

@@ -55,8 +55,13 @@ func (a *App) probeMesh(ctx context.Context, f *cliconfig.File, m *cliconfig.Mes
 	defer c.Close()
 	p.Hello, p.Role = true, c.HelloAck().Role
 	start := time.Now()
-	if reply, err := c.Request(ctx, map[string]any{"type": protocol.TypePing}); err != nil || reply["type"] != protocol.TypePong {
+	reply, err := c.Request(ctx, map[string]any{"type": protocol.TypePing})
+	switch {
+	case err != nil:
 		p.Error = fmt.Sprintf("ping after hello: %v", err)
+		return p
+	case reply["type"] != protocol.TypePong:
+		p.Error = fmt.Sprintf("ping after hello: the broker answered %q, not pong", reply["type"])
 		return p
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000

@@ -93,17 +93,21 @@ func (a *App) send(ctx context.Context, to, text, priority string) error {
 		u := a.ui()
 		fmt.Fprintf(a.Stdout, "%s %s to %s\n", u.ok.Render("Sent"), out.MessageID, t.describe())
 		fmt.Fprintf(a.Stdout, "  %d recipient(s), %s, priority %s, mesh %s\n", out.Recipients, encName(env.Enc), priority, s.mesh.Slug)
+		if t.kind == protocol.KindDirect && t.name != "" && !t.online {
+			fmt.Fprintln(a.Stdout, u.dim.Render("  "+t.name+" has no live session: it waits for their next one, or their `claudemesh inbox`"))
+		}
 		return nil
 	})
 }
 
 // target is a resolved `to`: what goes on the wire and how to encrypt.
 type target struct {
-	spec  string // targetSpec sent to the broker
-	kind  string // direct|group|broadcast
-	group string // for kind group
-	name  string // display name, for a person
-	pub   string // box recipient, for kind direct
+	spec   string // targetSpec sent to the broker
+	kind   string // direct|group|broadcast
+	group  string // for kind group
+	name   string // display name, for a person resolved by name
+	pub    string // box recipient, for kind direct
+	online bool   // a person resolved by name has a live session
 }
 
 func (t target) describe() string {
@@ -176,7 +180,8 @@ func (s *meshSession) resolveTarget(ctx context.Context, to string) (target, err
 		if name == "" {
 			name = to
 		}
-		return target{spec: hits[0], kind: protocol.KindDirect, pub: hits[0], name: name}, nil
+		online := slices.ContainsFunc(peers, func(p protocol.Peer) bool { return p.MemberPubkey == hits[0] })
+		return target{spec: hits[0], kind: protocol.KindDirect, pub: hits[0], name: name, online: online}, nil
 	case 0:
 		var names []string
 		for _, m := range members {
