@@ -55,8 +55,8 @@ func (a *App) stateCmd() *cobra.Command {
 // stateValue is the CLI's reading of a value argument: JSON when it parses
 // (42, true, {"a":1}, "quoted"), otherwise the text itself as a string.
 func stateValue(arg string) json.RawMessage {
-	if json.Valid([]byte(arg)) {
-		return json.RawMessage(arg)
+	if trimmed := strings.TrimSpace(arg); json.Valid([]byte(trimmed)) {
+		return json.RawMessage(trimmed)
 	}
 	b, _ := json.Marshal(arg)
 	return b
