@@ -1,0 +1,134 @@
+// Package scenario runs meshload's workloads (dm, broadcast, connect,
+// held) against a broker or the bare relay, verifying every delivery.
+package scenario
+
+import (
+	"io"
+	"time"
+
+	"github.com/claudemesh/claudemesh/tools/meshload/internal/verify"
+)
+
+// Env says where a scenario runs.
+type Env struct {
+	URL        string // http://host:port of the broker or relay
+	AdminToken string // Bearer token for POST /meshes, when the broker needs one
+	PID        int    // the broker's (or relay's) process id for RSS; 0: unknown
+	Relay      bool   // the target is the bare relay: no HTTP setup, keys made locally
+	Backend    string // sqlite | postgres | relay, for the report
+	Progress   io.Writer
+}
+
+// Options are the knobs of every scenario; each uses the ones it needs.
+type Options struct {
+	Sessions int           `json:"sessions"`
+	Duration time.Duration `json:"duration"`
+	// Rate is the total send rate in messages/s; 0 sends as fast as acks
+	// allow, each session keeping Window sends in flight.
+	Rate   int `json:"rate"`
+	Window int `json:"window"`
+	Size   int `json:"size"` // plaintext bytes per message
+	// Senders broadcast (broadcast) or send held messages (held).
+	Senders int `json:"senders,omitempty"`
+	// Recipients and Held: held scenario shape.
+	Recipients int           `json:"recipients,omitempty"`
+	Held       int           `json:"held_per_recipient,omitempty"`
+	FlipGap    time.Duration `json:"flip_gap,omitempty"`
+	// MeshSize splits connect's sessions into meshes of this many.
+	MeshSize int           `json:"mesh_size,omitempty"`
+	Hold     time.Duration `json:"hold,omitempty"`
+
+	DialConcurrency  int           `json:"dial_concurrency"`
+	ClaimConcurrency int           `json:"claim_concurrency"`
+	Drain            time.Duration `json:"drain"` // how long to wait for the last acks and pushes
+}
+
+// Defaults fills unset options with the values of the standard set.
+func (o *Options) Defaults(scenario string) {
+	def := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defD := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def(&o.Sessions, 200)
+	defD(&o.Duration, 10*time.Second)
+	def(&o.Window, 16)
+	def(&o.Size, 64)
+	def(&o.DialConcurrency, 64)
+	def(&o.ClaimConcurrency, 16)
+	defD(&o.Drain, 15*time.Second)
+	switch scenario {
+	case "broadcast":
+		def(&o.Senders, 1)
+	case "held":
+		def(&o.Senders, 5)
+		def(&o.Recipients, 20)
+		def(&o.Held, 20)
+		defD(&o.FlipGap, 50*time.Millisecond)
+		o.Sessions = o.Senders + o.Recipients
+	case "connect":
+		def(&o.MeshSize, 100)
+		defD(&o.Hold, 5*time.Second)
+	}
+}
+
+// Result is everything one run measured.
+type Result struct {
+	Scenario string            `json:"scenario"`
+	Target   string            `json:"target"` // broker | relay
+	Backend  string            `json:"backend"`
+	Options  Options           `json:"settings"`
+	Broker   map[string]string `json:"broker_settings,omitempty"`
+	Started  time.Time         `json:"started_at"`
+
+	Seconds      float64 `json:"load_seconds"`
+	Sent         int64   `json:"sent"`
+	Throughput   float64 `json:"throughput_msgs_per_sec"` // acked messages per second
+	DeliveryRate float64 `json:"deliveries_per_sec"`
+
+	AckLatency verify.Summary `json:"ack_latency"`
+	// EndToEnd is send -> push at the last intended recipient; for held it
+	// is, per recipient, the flip to idle -> its last held delivery.
+	EndToEnd      verify.Summary   `json:"end_to_end_latency"`
+	EndToEndLabel string           `json:"end_to_end_label"`
+	Counts        verify.Counts    `json:"verification"`
+	Decrypt       int64            `json:"decrypt_failures"`
+	Early         int64            `json:"early_deliveries,omitempty"`
+	CountMismatch int64            `json:"ack_recipient_mismatches"`
+	Errors        map[string]int64 `json:"errors_by_code"`
+	SystemPushes  int64            `json:"system_pushes"`
+
+	Hello *HelloStats `json:"hello,omitempty"`
+	RSS   *RSSStats   `json:"broker_rss,omitempty"`
+
+	Baseline *Result `json:"baseline,omitempty"`
+	Ratio    float64 `json:"ratio_to_baseline,omitempty"`
+
+	Failures []string `json:"failures"`
+}
+
+// HelloStats describes connect's opening phase.
+type HelloStats struct {
+	Sessions int            `json:"sessions"`
+	Meshes   int            `json:"meshes"`
+	Seconds  float64        `json:"seconds"`
+	Rate     float64        `json:"hellos_per_sec"`
+	Latency  verify.Summary `json:"latency"` // dial -> hello_ack
+	Dropped  int            `json:"dropped_while_idle"`
+}
+
+// RSSStats is the broker's resident memory in MiB.
+type RSSStats struct {
+	BeforeMB     float64 `json:"before_sessions_mb"`
+	PeakMB       float64 `json:"peak_mb"`
+	EndMB        float64 `json:"end_mb"`
+	PerSessionKB float64 `json:"per_session_kb,omitempty"`
+}
+
+// Failed reports whether the run must exit non-zero.
+func (r *Result) Failed() bool { return len(r.Failures) > 0 }

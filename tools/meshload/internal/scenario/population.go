@@ -1,0 +1,441 @@
+package scenario
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/claudemesh/claudemesh/internal/protocol"
+	"github.com/claudemesh/claudemesh/tools/meshload/internal/meshsetup"
+	"github.com/claudemesh/claudemesh/tools/meshload/internal/verify"
+	"github.com/claudemesh/claudemesh/tools/meshload/internal/wire"
+)
+
+// population is the set of sessions of one run, indexed 0..n-1, and the
+// wire.Handler that feeds their pushes and replies to the verifier.
+//
+// Everything built before the sessions connect (ids, box, index, meshKey,
+// senders) is read-only afterwards. Each sendState's mutex guards its
+// pending map; counters are atomics; pairs is a sync.Map.
+type population struct {
+	env      Env
+	opts     Options
+	n        int
+	ids      []*wire.Identity
+	box      []wire.BoxKeys
+	index    map[string]int // routing pubkey -> session index
+	meshKey  []*[32]byte    // per session: its mesh's message key
+	sessions []*wire.Session
+	senders  []*sendState
+	pairs    sync.Map // pairKey -> *[32]byte shared box key
+	v        *verify.Verifier
+
+	errs         errCounter
+	sent         atomic.Int64
+	decrypt      atomic.Int64
+	mismatch     atomic.Int64
+	lastAck      atomic.Int64 // unix ns of the latest ack
+	lastDelivery atomic.Int64 // unix ns of the latest message push
+	// onPush, when set, sees every verified message push (held uses it).
+	onPush func(idx int, f *wire.Frame, at time.Time)
+}
+
+type sendState struct {
+	slots   chan struct{} // window: one token per send in flight
+	mu      sync.Mutex
+	pending map[string]pendingSend // by send id
+}
+
+type pendingSend struct {
+	at     time.Time
+	expect verify.Set
+}
+
+// newPopulation creates the members: one mesh per entry of meshSizes
+// through the HTTP API, or local keys for the relay.
+func newPopulation(ctx context.Context, env Env, opts Options, meshSizes []int) (*population, error) {
+	n := 0
+	for _, s := range meshSizes {
+		n += s
+	}
+	p := &population{env: env, opts: opts, n: n, index: make(map[string]int, n), v: verify.New(n)}
+	api := meshsetup.NewClient(env.URL, env.AdminToken, opts.ClaimConcurrency)
+	for mi, size := range meshSizes {
+		var (
+			meshID  string
+			members []meshsetup.Member
+			root    = make([]byte, protocol.RootKeySize)
+		)
+		if env.Relay {
+			meshID = "relay-" + strconv.Itoa(mi)
+			_, _ = rand.Read(root)
+			for i := range size {
+				_, key, _ := ed25519.GenerateKey(rand.Reader)
+				members = append(members, meshsetup.Member{ID: fmt.Sprintf("mem_relay_%d", i), Name: fmt.Sprintf("load-%d", i), Key: key})
+			}
+		} else {
+			m, err := api.Create(ctx, fmt.Sprintf("meshload %d", mi), size, opts.ClaimConcurrency)
+			if err != nil {
+				return nil, fmt.Errorf("setting up mesh %d of %d: %w", mi+1, len(meshSizes), err)
+			}
+			meshID, members, root = m.ID, m.Members, m.RootKey
+		}
+		mk, err := protocol.MeshMessageKey(root, meshID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range members {
+			id := wire.NewIdentity(meshID, m.ID, m.Name, m.Key)
+			bk, err := wire.NewBoxKeys(m.Key)
+			if err != nil {
+				return nil, err
+			}
+			p.index[id.Pub] = len(p.ids)
+			p.ids, p.box, p.meshKey = append(p.ids, id), append(p.box, bk), append(p.meshKey, mk)
+		}
+		p.progress("mesh %d/%d ready: %d members", mi+1, len(meshSizes), size)
+	}
+	p.sessions = make([]*wire.Session, n)
+	p.senders = make([]*sendState, n)
+	for i := range p.senders {
+		p.senders[i] = &sendState{slots: make(chan struct{}, max(1, opts.Window)), pending: map[string]pendingSend{}}
+	}
+	return p, nil
+}
+
+func (p *population) progress(format string, args ...any) {
+	if p.env.Progress != nil {
+		fmt.Fprintf(p.env.Progress, "meshload: "+format+"\n", args...)
+	}
+}
+
+// dialAll opens every session, concurrency at a time, and returns each
+// session's dial -> hello_ack latency and the whole phase's duration.
+func (p *population) dialAll(ctx context.Context, concurrency int) ([]time.Duration, time.Duration, error) {
+	url, err := wire.WSURL(p.env.URL)
+	if err != nil {
+		return nil, 0, err
+	}
+	lat := make([]time.Duration, p.n)
+	jobs := make(chan int)
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range max(1, concurrency) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				t0 := time.Now()
+				dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
+				s, err := wire.Dial(dctx, url, i, p.ids[i], p)
+				dcancel()
+				if err != nil {
+					select {
+					case errc <- fmt.Errorf("session %d: %w", i, err):
+					default:
+					}
+					cancel()
+					continue
+				}
+				lat[i] = time.Since(t0)
+				p.sessions[i] = s
+			}
+		}()
+	}
+feed:
+	for i := range p.n {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	select {
+	case err := <-errc:
+		return nil, 0, err
+	default:
+	}
+	return lat, elapsed, ctx.Err()
+}
+
+// barrier pings every session: the pong comes after every frame queued
+// for it before, so the peer_joined storm of the setup is over.
+func (p *population) barrier(ctx context.Context) error {
+	return p.each(ctx, 64, func(ctx context.Context, s *wire.Session) error { return s.Ping(ctx) })
+}
+
+// each runs fn on every open session, concurrency at a time.
+func (p *population) each(ctx context.Context, concurrency int, fn func(context.Context, *wire.Session) error) error {
+	sem := make(chan struct{}, concurrency)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for _, s := range p.sessions {
+		if s == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			if err := fn(cctx, s); err != nil {
+				once.Do(func() { first = fmt.Errorf("session %d: %w", s.Idx, err) })
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// closeAll closes every session and reports those that had already ended
+// on their own (dropped by the broker).
+func (p *population) closeAll() (dropped []string) {
+	var mu sync.Mutex
+	_ = p.each(context.Background(), 256, func(_ context.Context, s *wire.Session) error {
+		select {
+		case <-s.Done():
+			mu.Lock()
+			dropped = append(dropped, fmt.Sprintf("session %d: %v", s.Idx, s.Err()))
+			mu.Unlock()
+		default:
+			s.Close()
+		}
+		return nil
+	})
+	sort.Strings(dropped)
+	return dropped
+}
+
+// plaintext is what every message says: who sent it, then padding.
+func (p *population) plaintext(from int, seq string) []byte {
+	head := "meshload|" + strconv.Itoa(from) + "|" + seq + "|"
+	if len(head) >= p.opts.Size {
+		return []byte(head)
+	}
+	return []byte(head + strings.Repeat("x", p.opts.Size-len(head)))
+}
+
+type pairKey uint64
+
+func (p *population) shared(a, b int) *[32]byte {
+	if a > b {
+		a, b = b, a
+	}
+	k := pairKey(uint64(a)<<32 | uint64(b))
+	if v, ok := p.pairs.Load(k); ok {
+		return v.(*[32]byte)
+	}
+	v, _ := p.pairs.LoadOrStore(k, wire.SharedKey(&p.box[a].Sec, &p.box[b].Pub))
+	return v.(*[32]byte)
+}
+
+// sendDM seals a crypto_box DM from idx to peer and sends it. The caller
+// holds a window slot; it is released when the reply comes or the write fails.
+func (p *population) sendDM(idx, peer int, priority string) error {
+	s := p.sessions[idx]
+	id := s.NextID()
+	nonce, ct, err := wire.SealBox(p.plaintext(idx, id), p.shared(idx, peer))
+	if err != nil {
+		return err
+	}
+	return p.send(idx, id, p.ids[peer].Pub, priority, protocol.EncBox, nonce, ct, verify.One(p.n, peer))
+}
+
+// sendBroadcast seals with the mesh key and sends to "*".
+func (p *population) sendBroadcast(idx int, expect verify.Set) error {
+	s := p.sessions[idx]
+	id := s.NextID()
+	nonce, ct, err := protocol.SealSecretbox(p.plaintext(idx, id), p.meshKey[idx])
+	if err != nil {
+		return err
+	}
+	return p.send(idx, id, "*", protocol.PriorityNow, protocol.EncSecretbox, nonce, ct, expect)
+}
+
+// send registers the send before writing it (its reply may beat the write
+// call's return). The write gets its own context: coder/websocket closes a
+// connection whose write context ends mid-frame, so the run's deadline
+// must never reach a write.
+func (p *population) send(idx int, id, target, priority, enc, nonce, ct string, expect verify.Set) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := p.senders[idx]
+	st.mu.Lock()
+	st.pending[id] = pendingSend{at: time.Now(), expect: expect}
+	st.mu.Unlock()
+	p.sent.Add(1)
+	if err := p.sessions[idx].Send(ctx, id, target, priority, enc, nonce, ct); err != nil {
+		st.mu.Lock()
+		delete(st.pending, id)
+		st.mu.Unlock()
+		<-st.slots
+		p.errs.add("write_failed")
+		return err
+	}
+	return nil
+}
+
+// acquire takes a window slot of session idx.
+func (p *population) acquire(ctx context.Context, idx int) bool {
+	select {
+	case p.senders[idx].slots <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Push implements wire.Handler.
+func (p *population) Push(s *wire.Session, f *wire.Frame, at time.Time) {
+	p.v.Delivered(f.MessageID, s.Idx, at)
+	storeMax(&p.lastDelivery, at.UnixNano())
+	if !p.opens(s.Idx, f) {
+		p.decrypt.Add(1)
+	}
+	if p.onPush != nil {
+		p.onPush(s.Idx, f, at)
+	}
+}
+
+// opens decrypts a push with the key its enc names and checks that the
+// plaintext names the session the push claims as sender.
+func (p *population) opens(to int, f *wire.Frame) bool {
+	from, ok := p.index[f.SenderPubkey]
+	if !ok {
+		return false
+	}
+	var pt []byte
+	var err error
+	switch f.Enc {
+	case protocol.EncBox:
+		pt, err = wire.OpenBox(f.Nonce, f.Ciphertext, p.shared(from, to))
+	case protocol.EncSecretbox:
+		pt, err = wire.OpenSecretbox(f.Nonce, f.Ciphertext, p.meshKey[to])
+	default:
+		return false
+	}
+	return err == nil && strings.HasPrefix(string(pt), "meshload|"+strconv.Itoa(from)+"|")
+}
+
+// Reply implements wire.Handler: an ack or an error answering a send.
+func (p *population) Reply(s *wire.Session, f *wire.Frame, at time.Time) {
+	st := p.senders[s.Idx]
+	st.mu.Lock()
+	ps, ok := st.pending[f.ID]
+	delete(st.pending, f.ID)
+	st.mu.Unlock()
+	if !ok {
+		p.errs.add("unmatched_reply")
+		return
+	}
+	<-st.slots
+	if f.Type != protocol.TypeAck {
+		p.errs.add(string(f.Code))
+		return
+	}
+	p.v.Acked(f.MessageID, ps.at, at, ps.expect)
+	storeMax(&p.lastAck, at.UnixNano())
+	if f.Recipients != ps.expect.Len() && !p.env.Relay {
+		p.mismatch.Add(1)
+	}
+}
+
+// Unsolicited implements wire.Handler.
+func (p *population) Unsolicited(_ *wire.Session, f *wire.Frame) { p.errs.add(string(f.Code)) }
+
+// inFlight counts sends still waiting for their reply.
+func (p *population) inFlight() int {
+	n := 0
+	for _, st := range p.senders {
+		st.mu.Lock()
+		n += len(st.pending)
+		st.mu.Unlock()
+	}
+	return n
+}
+
+// drain waits, within the drain budget, for every reply and then for
+// every intended delivery of the acked messages.
+func (p *population) drain(ctx context.Context) {
+	deadline := time.Now().Add(p.opts.Drain)
+	for p.inFlight() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for p.v.Outstanding() > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (p *population) systemPushes() int64 {
+	var n int64
+	for _, s := range p.sessions {
+		if s != nil {
+			n += s.SystemPushes()
+		}
+	}
+	return n
+}
+
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// rate is count per second between start and the unix-ns end mark.
+func rate(count int64, start time.Time, endNs int64) float64 {
+	if count == 0 || endNs == 0 {
+		return 0
+	}
+	secs := time.Unix(0, endNs).Sub(start).Seconds()
+	if secs <= 0 {
+		return math.Inf(1)
+	}
+	return float64(count) / secs
+}
+
+// errCounter counts errors by code.
+type errCounter struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+func (e *errCounter) add(code string) {
+	e.mu.Lock()
+	if e.m == nil {
+		e.m = map[string]int64{}
+	}
+	e.m[code]++
+	e.mu.Unlock()
+}
+
+func (e *errCounter) snapshot() map[string]int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string]int64, len(e.m))
+	for k, v := range e.m {
+		out[k] = v
+	}
+	return out
+}
