@@ -11,3 +11,5 @@ export CLAUDEMESH_REQUIRE_POSTGRES=1 # PostgreSQL tests must run, never skip
 # within 50 ms of turning idle) do not compete with other packages for the
 # two cores of a CI machine.
 go test -race -count=1 -p 1 -timeout 30m "$@" ./...
+# The load generator is its own module, which the root ./... does not reach.
+(cd tools/meshload && go test -race -count=1 -p 1 -timeout 30m "$@" ./...)
