@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/claudemesh/claudemesh/tools/meshload/internal/bench"
+	"github.com/claudemesh/claudemesh/tools/meshload/internal/target"
 )
 
 func benchCmd() *cobra.Command {
@@ -33,6 +34,7 @@ func benchCmd() *cobra.Command {
 			}
 			started := time.Now()
 			outs, err := bench.Run(cmd.Context(), cfg)
+			target.Cleanup()
 			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 				return err
 			}

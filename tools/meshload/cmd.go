@@ -128,6 +128,7 @@ func scenarioRate(name string, flag int) int {
 }
 
 func (f *runFlags) run(ctx context.Context, name string) error {
+	defer target.Cleanup()
 	f.opts.Rate = scenarioRate(name, f.rate)
 	f.opts.Defaults(name)
 	f.spec.Progress = os.Stderr

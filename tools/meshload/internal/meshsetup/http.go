@@ -46,7 +46,14 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("%s: HTTP %d %s: %s", e.Op, e.Status, e.Code, e.Message)
+	s := fmt.Sprintf("%s: HTTP %d %s: %s", e.Op, e.Status, e.Code, e.Message)
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		s += " (claims share the broker's HTTP_RATE_LIMIT_PER_MIN; raise it for the benchmark, or use --spawn)"
+	case e.Status == http.StatusForbidden && strings.HasPrefix(e.Op, "POST /meshes"):
+		s += " (run meshload on the broker's machine, or pass --admin-token)"
+	}
+	return s
 }
 
 // do sends body as JSON and decodes a 2xx answer into out.

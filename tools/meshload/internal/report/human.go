@@ -44,7 +44,8 @@ func Human(w io.Writer, r *scenario.Result) {
 		if r.CountMismatch > 0 {
 			row("ack recipients", fmt.Sprintf("%d acks named a recipient count other than the sessions expected", r.CountMismatch))
 		}
-		latencyTable(w, []string{"ack", r.EndToEndLabel}, []verify.Summary{r.AckLatency, r.EndToEnd})
+		latencyTable(w, []string{"ack", "end-to-end"}, []verify.Summary{r.AckLatency, r.EndToEnd})
+		row("end-to-end is", r.EndToEndLabel)
 	}
 	row("errors", Errors(r.Errors))
 	if r.SystemPushes > 0 {
@@ -71,12 +72,12 @@ func Human(w io.Writer, r *scenario.Result) {
 }
 
 func latencyTable(w io.Writer, labels []string, sums []verify.Summary) {
-	fmt.Fprintf(w, "  %-36s %9s %9s %9s %9s %9s\n", "latency (ms)", "p50", "p95", "p99", "max", "samples")
+	fmt.Fprintf(w, "  %-20s %9s %9s %9s %9s %9s\n", "latency (ms)", "p50", "p95", "p99", "max", "samples")
 	for i, s := range sums {
 		if labels[i] == "" {
 			continue
 		}
-		fmt.Fprintf(w, "  %-36s %9.2f %9.2f %9.2f %9.2f %9d\n", labels[i], s.P50, s.P95, s.P99, s.Max, s.Count)
+		fmt.Fprintf(w, "  %-20s %9.2f %9.2f %9.2f %9.2f %9d\n", labels[i], s.P50, s.P95, s.P99, s.Max, s.Count)
 	}
 }
 

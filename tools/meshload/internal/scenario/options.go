@@ -3,6 +3,7 @@
 package scenario
 
 import (
+	"encoding/json"
 	"io"
 	"time"
 
@@ -43,6 +44,26 @@ type Options struct {
 	Drain            time.Duration `json:"drain"` // how long to wait for the last acks and pushes
 }
 
+// MarshalJSON writes durations as Go duration strings ("10s"), which a
+// reader of the JSON output can take in at a glance.
+func (o Options) MarshalJSON() ([]byte, error) {
+	type plain Options
+	return json.Marshal(struct {
+		plain
+		Duration string `json:"duration"`
+		FlipGap  string `json:"flip_gap,omitempty"`
+		Hold     string `json:"hold,omitempty"`
+		Drain    string `json:"drain"`
+	}{plain(o), o.Duration.String(), durationOrEmpty(o.FlipGap), durationOrEmpty(o.Hold), o.Drain.String()})
+}
+
+func durationOrEmpty(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
 // Defaults fills unset options with the values of the standard set.
 func (o *Options) Defaults(scenario string) {
 	def := func(p *int, v int) {
@@ -75,6 +96,14 @@ func (o *Options) Defaults(scenario string) {
 		def(&o.MeshSize, 100)
 		defD(&o.Hold, 5*time.Second)
 	}
+}
+
+// MeshSizeOr is the size of connect's meshes, or n for one mesh.
+func (o Options) MeshSizeOr(n int) int {
+	if o.MeshSize > 0 {
+		return min(o.MeshSize, n)
+	}
+	return n
 }
 
 // Result is everything one run measured.

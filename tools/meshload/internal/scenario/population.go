@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -141,6 +142,10 @@ func (p *population) dialAll(ctx context.Context, concurrency int) ([]time.Durat
 				s, err := wire.Dial(dctx, url, i, p.ids[i], p)
 				dcancel()
 				if err != nil {
+					var he *wire.HelloError
+					if errors.As(err, &he) && he.Code == protocol.CodeCapacity {
+						err = fmt.Errorf("%w (the broker's MAX_CONNECTIONS_PER_MESH is below the mesh's %d sessions; raise it, or use --spawn)", err, p.opts.MeshSizeOr(p.n))
+					}
 					select {
 					case errc <- fmt.Errorf("session %d: %w", i, err):
 					default:

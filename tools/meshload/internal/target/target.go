@@ -65,9 +65,17 @@ func BrokerSettings(name string, o scenario.Options) map[string]string {
 
 var (
 	buildOnce sync.Once
+	builtDir  string
 	builtBin  string
 	buildErr  error
 )
+
+// Cleanup removes the broker binary built for --spawn, if any.
+func Cleanup() {
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+}
 
 // brokerBin returns spec.BrokerBin, or builds cmd/broker once per process.
 func brokerBin(ctx context.Context, spec Spec) (string, error) {
@@ -85,12 +93,11 @@ func brokerBin(ctx context.Context, spec Spec) (string, error) {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "meshload-bin-")
-		if err != nil {
-			buildErr = err
+		builtDir, buildErr = os.MkdirTemp("", "meshload-bin-")
+		if buildErr != nil {
 			return
 		}
-		builtBin = filepath.Join(dir, "claudemesh-broker")
+		builtBin = filepath.Join(builtDir, "claudemesh-broker")
 		if spec.Progress != nil {
 			fmt.Fprintf(spec.Progress, "meshload: building %s/cmd/broker\n", repo)
 		}
