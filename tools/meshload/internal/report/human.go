@@ -48,8 +48,8 @@ func Human(w io.Writer, r *scenario.Result) {
 		row("end-to-end is", r.EndToEndLabel)
 	}
 	row("errors", Errors(r.Errors))
-	if r.SystemPushes > 0 {
-		row("peer events", fmt.Sprintf("%d system pushes (not verified)", r.SystemPushes))
+	if len(r.SystemEvents) > 0 {
+		row("system pushes", Errors(r.SystemEvents)+" (not verified)")
 	}
 	if m := r.RSS; m != nil {
 		s := fmt.Sprintf("before %.1f MiB, peak %.1f MiB, end %.1f MiB", m.BeforeMB, m.PeakMB, m.EndMB)
@@ -99,7 +99,7 @@ func Settings(r *scenario.Result) string {
 	return fmt.Sprintf("%d sessions, %s, window %d, %s, %d-byte messages", o.Sessions, rate, o.Window, o.Duration, o.Size)
 }
 
-// Errors formats errors by code, or "none".
+// Errors formats counts by code (or event), or "none".
 func Errors(m map[string]int64) string {
 	if len(m) == 0 {
 		return "none"

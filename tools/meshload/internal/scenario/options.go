@@ -130,7 +130,7 @@ type Result struct {
 	Early         int64            `json:"early_deliveries,omitempty"`
 	CountMismatch int64            `json:"ack_recipient_mismatches"`
 	Errors        map[string]int64 `json:"errors_by_code"`
-	SystemPushes  int64            `json:"system_pushes"`
+	SystemEvents  map[string]int64 `json:"system_pushes_by_event"`
 
 	Hello *HelloStats `json:"hello,omitempty"`
 	RSS   *RSSStats   `json:"broker_rss,omitempty"`

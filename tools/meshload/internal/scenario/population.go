@@ -389,14 +389,16 @@ func (p *population) drain(ctx context.Context) {
 	}
 }
 
-func (p *population) systemPushes() int64 {
-	var n int64
+func (p *population) systemEvents() map[string]int64 {
+	out := map[string]int64{}
 	for _, s := range p.sessions {
 		if s != nil {
-			n += s.SystemPushes()
+			for k, v := range s.SystemEvents() {
+				out[k] += v
+			}
 		}
 	}
-	return n
+	return out
 }
 
 func storeMax(a *atomic.Int64, v int64) {

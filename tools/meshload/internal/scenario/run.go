@@ -90,7 +90,7 @@ func (p *population) result(name string, start time.Time, rss *RSSStats) *Result
 		AckLatency:   p.v.AckLatency.Summary(), EndToEnd: p.v.EndToEnd.Summary(),
 		EndToEndLabel: "send -> push at the last recipient",
 		Counts:        counts, Decrypt: p.decrypt.Load(), CountMismatch: p.mismatch.Load(),
-		Errors: p.errs.snapshot(), SystemPushes: p.systemPushes(), RSS: rss, Failures: []string{},
+		Errors: p.errs.snapshot(), SystemEvents: p.systemEvents(), RSS: rss, Failures: []string{},
 	}
 	if p.env.Relay {
 		r.Target = "relay"

@@ -45,6 +45,7 @@ type Frame struct {
 	Enc          string `json:"enc"`
 	Kind         string `json:"kind"`
 	Subtype      string `json:"subtype"`
+	Event        string `json:"event"`
 }
 
 // Handler receives what a session is told. Methods run on the session's
@@ -83,9 +84,9 @@ type Session struct {
 	h       Handler
 	noAck   atomic.Bool // tests: stop acking pushes
 	seq     atomic.Uint64
-	system  atomic.Int64
 	mu      sync.Mutex
 	waiters map[string]chan *Frame
+	events  map[string]int64 // system pushes by event
 	done    chan struct{}
 	err     error // why the read loop ended; read after done
 }
@@ -157,7 +158,7 @@ func Dial(ctx context.Context, wsURL string, idx int, id *Identity, h Handler) (
 		ws.CloseNow()
 		return nil, fmt.Errorf("first frame is %q, want hello_ack", f.Type)
 	}
-	s := &Session{Idx: idx, ID: id, ws: ws, h: h, waiters: map[string]chan *Frame{}, done: make(chan struct{})}
+	s := &Session{Idx: idx, ID: id, ws: ws, h: h, waiters: map[string]chan *Frame{}, events: map[string]int64{}, done: make(chan struct{})}
 	_ = json.Unmarshal(data, &s.Ack)
 	go s.readLoop()
 	return s, nil
@@ -185,7 +186,9 @@ func (s *Session) readLoop() {
 func (s *Session) route(f *Frame, at time.Time) {
 	switch {
 	case f.Type == protocol.TypePush && f.Subtype == "system":
-		s.system.Add(1) // peer events carry no delivery row: nothing to ack
+		s.mu.Lock() // peer events carry no delivery row: nothing to ack
+		s.events[f.Event]++
+		s.mu.Unlock()
 	case f.Type == protocol.TypePush:
 		s.h.Push(s, f, at)
 		if !s.noAck.Load() {
@@ -290,8 +293,17 @@ func (s *Session) Ping(ctx context.Context) error {
 	return err
 }
 
-// SystemPushes counts the peer events received (not part of verification).
-func (s *Session) SystemPushes() int64 { return s.system.Load() }
+// SystemEvents counts the system pushes received by event (peer_joined...);
+// they are not part of verification.
+func (s *Session) SystemEvents() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.events))
+	for k, v := range s.events {
+		out[k] = v
+	}
+	return out
+}
 
 // StopAcking makes the session stop sending client_ack (tests only).
 func (s *Session) StopAcking() { s.noAck.Store(true) }
