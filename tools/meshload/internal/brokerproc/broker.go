@@ -96,7 +96,8 @@ func (p *Proc) scanLog(r io.Reader, w io.Writer, addr chan<- string) {
 	found := false
 	for sc.Scan() {
 		line := sc.Bytes()
-		_, _ = w.Write(append(line, '\n'))
+		_, _ = w.Write(line)
+		_, _ = w.Write([]byte{'\n'})
 		if found {
 			continue
 		}
