@@ -163,9 +163,6 @@ func (p *Proc) Stop() error {
 	return err
 }
 
-// Exited is closed when the broker process has ended.
-func (p *Proc) Exited() <-chan struct{} { return p.exited }
-
 // tail returns the end of the broker log for error messages.
 func (p *Proc) tail() string {
 	data, _ := os.ReadFile(p.LogPath)

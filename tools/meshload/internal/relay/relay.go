@@ -28,7 +28,6 @@ const writeQueue = 1024
 // Server is a running relay.
 type Server struct {
 	URL  string // http://127.0.0.1:port
-	ln   net.Listener
 	http *http.Server
 
 	mu    sync.RWMutex
@@ -58,7 +57,7 @@ func StartLossy(addr string, dropEvery int) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), ln: ln, conns: map[string]*conn{}, dropEvery: int64(dropEvery)}
+	s := &Server{URL: "http://" + ln.Addr().String(), conns: map[string]*conn{}, dropEvery: int64(dropEvery)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", s.serveWS)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

@@ -14,7 +14,6 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -82,7 +81,6 @@ type Session struct {
 
 	ws      *websocket.Conn
 	h       Handler
-	noAck   atomic.Bool // tests: stop acking pushes
 	seq     atomic.Uint64
 	mu      sync.Mutex
 	waiters map[string]chan *Frame
@@ -191,9 +189,7 @@ func (s *Session) route(f *Frame, at time.Time) {
 		s.mu.Unlock()
 	case f.Type == protocol.TypePush:
 		s.h.Push(s, f, at)
-		if !s.noAck.Load() {
-			s.clientAck(f.MessageID)
-		}
+		s.clientAck(f.MessageID)
 	case f.ReqID != "":
 		s.mu.Lock()
 		ch := s.waiters[f.ReqID]
@@ -305,9 +301,6 @@ func (s *Session) SystemEvents() map[string]int64 {
 	return out
 }
 
-// StopAcking makes the session stop sending client_ack (tests only).
-func (s *Session) StopAcking() { s.noAck.Store(true) }
-
 // Done is closed when the socket has ended.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
@@ -323,9 +316,4 @@ func (s *Session) Close() {
 		s.ws.CloseNow()
 		<-s.done
 	}
-}
-
-// IsClosedNormally reports whether err is the end of a socket we closed.
-func IsClosedNormally(err error) bool {
-	return websocket.CloseStatus(err) == websocket.StatusNormalClosure || errors.Is(err, context.Canceled)
 }
