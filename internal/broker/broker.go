@@ -8,12 +8,13 @@
 //	memberCache.mu is a leaf: never held while calling into the hub or a session.
 //	Broker.groupsMu -> memberCache.mu; groupsMu is never held with hub.mu or a session.mu.
 //	hookGate.mu is a leaf.
+//	cluster.mu and cluster.schedMu are leaves.
 //
 // Goroutines per connection: one reader (handles frames in order), one
 // writer (drains the bounded write queue), one syncer (loads backlog from the
 // store). One committer goroutine owns all store writes of messages and acks.
 // Background loops: member poller, message TTL sweeper, status TTL sweeper
-// (memory only). Status changes to idle wake the session's syncer, which
+// (memory only), and with PostgreSQL the cluster loops (cluster.go). Status changes to idle wake the session's syncer, which
 // pushes held messages.
 package broker
 
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/claudemesh/claudemesh/internal/config"
+	"github.com/claudemesh/claudemesh/internal/ids"
 	"github.com/claudemesh/claudemesh/internal/store"
 )
 
@@ -52,7 +54,13 @@ type Options struct {
 	HelloTimeout        time.Duration // 10 s: first frame must arrive
 	WriteTimeout        time.Duration // 10 s: one socket write
 	WriteQueueSize      int           // 1024 frames per connection
-	Now                 func() time.Time
+	// Clustering (cluster.go). HeartbeatInterval and NodeDeadAfter default
+	// to CLUSTER_HEARTBEAT_SECONDS and CLUSTER_NODE_TIMEOUT_SECONDS.
+	HeartbeatInterval    time.Duration // 5 s: heartbeat, dead-node check, orphan sweep
+	NodeDeadAfter        time.Duration // 20 s: a heartbeat older than this is a dead node
+	CatchUpInterval      time.Duration // 2 s: poll for rows whose wake-up was lost
+	PresencePollInterval time.Duration // 1 s: reload other nodes' presences, write local status
+	Now                  func() time.Time
 }
 
 func (o *Options) setDefaults() {
@@ -86,8 +94,14 @@ func (o *Options) setDefaults() {
 		o.Audit = noAudit{}
 	}
 	if o.NodeID == "" {
-		o.NodeID = "node-1"
+		o.NodeID = ids.New("node") // fresh per process: a restarted broker is a new node
 	}
+	def(&o.HeartbeatInterval, o.Config.ClusterHeartbeat)
+	def(&o.HeartbeatInterval, 5*time.Second)
+	def(&o.NodeDeadAfter, o.Config.ClusterNodeTimeout)
+	def(&o.NodeDeadAfter, 20*time.Second)
+	def(&o.CatchUpInterval, 2*time.Second)
+	def(&o.PresencePollInterval, time.Second)
 }
 
 // Broker is one broker node.
@@ -99,6 +113,7 @@ type Broker struct {
 	hub       *hub
 	members   *memberCache
 	commits   *committer
+	cluster   *cluster // other nodes on the same store (cluster.go)
 	replays   *replayCache
 	hooks     *hookGate  // pending hooks and the per-member hook rate limit
 	groupsMu  sync.Mutex // serializes read-modify-write of remembered groups; taken before memberCache.mu, never with hub or session locks
@@ -128,6 +143,7 @@ func New(opts Options) (*Broker, error) {
 	b.members = newMemberCache(opts.Store)
 	b.hooks = newHookGate(opts.HookRatePerSec)
 	b.commits = newCommitter(b)
+	b.cluster = newCluster(b)
 	b.metrics.registerGauges(b)
 	return b, nil
 }
@@ -135,7 +151,7 @@ func New(opts Options) (*Broker, error) {
 // Start runs the committer, the member poller, the message TTL sweeper and
 // the status TTL sweeper.
 func (b *Broker) Start() {
-	b.releaseOrphans()
+	b.cluster.start() // takes over dead nodes and orphaned sessions before any socket is served
 	b.commits.start()
 	b.goLoop(b.pollMembers)
 	b.goLoop(b.sweepExpired)
@@ -218,8 +234,14 @@ func (b *Broker) OnlineSessions(meshID string) map[string]int {
 			out[s.member.ID]++
 		}
 	}
+	for id, n := range b.cluster.remoteOnline(meshID) {
+		out[id] += n
+	}
 	return out
 }
+
+// NodeID names this broker process among the nodes sharing its store.
+func (b *Broker) NodeID() string { return b.opts.NodeID }
 
 // Logger returns the broker's logger.
 func (b *Broker) Logger() *slog.Logger { return b.log }

@@ -209,7 +209,7 @@ func (c *committer) release(r release) {
 	// A session that is live again, or may still resume, keeps its rows:
 	// its unacked messages are pushed to it again when it comes back. A
 	// later drop schedules its own release.
-	if c.b.hub.resumable(r.meshID, r.key) {
+	if c.b.sessionResumable(r.meshID, r.key) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -247,6 +247,8 @@ func (b *Broker) dispatch(msg *store.NewMessage, frame []byte) {
 			b.wakeMember(msg.MeshID, r.MemberID)
 		case s != nil:
 			s.offer(it)
+		case b.cluster.isRemote(msg.MeshID, key):
+			b.cluster.hintWake(msg.MeshID, key) // its node reads the row from the store
 		case !r.Pinned:
 			// The session ended between routing and commit: its row goes
 			// back to the member like the rest of its unacked mail.
@@ -256,13 +258,15 @@ func (b *Broker) dispatch(msg *store.NewMessage, frame []byte) {
 	b.metrics.routed.WithLabelValues(msg.Priority, msg.Kind).Inc()
 }
 
-// wakeMember makes the member's live sessions claim its member-bound rows.
+// wakeMember makes the member's live sessions, on every node, claim its
+// member-bound rows.
 func (b *Broker) wakeMember(meshID, memberID string) {
 	for _, s := range b.hub.memberSessions(meshID, memberID) {
 		if !s.ephemeral {
 			s.requestSync()
 		}
 	}
+	b.cluster.hintWake(meshID, memberSession{memberID, ""})
 }
 
 var errShuttingDown = protocol.Errorf(protocol.CodeUnavailable, "the broker is shutting down; resend to the restarted broker")
@@ -277,28 +281,4 @@ func (b *Broker) releaseLater(meshID string, key memberSession) {
 			b.commits.releaseSession(meshID, key)
 		}
 	})
-}
-
-// releaseOrphans runs once at start, before any socket is served: sessions
-// of the previous process holding pending rows count as dropped now, so
-// they may resume within the window, and their rows go back to their
-// members after it. Until clustering arrives this assumes one broker per
-// database.
-func (b *Broker) releaseOrphans() {
-	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
-	defer cancel()
-	refs, err := b.store.SessionsWithPendingRows(ctx)
-	if err != nil {
-		b.log.Warn("listing sessions with pending rows failed; their mail waits for their resume", "err", err)
-		return
-	}
-	until := b.now().Add(b.opts.ResumeWindow)
-	for _, r := range refs {
-		key := memberSession{r.MemberID, r.SessionID}
-		b.hub.markDropped(r.MeshID, key, until)
-		b.releaseLater(r.MeshID, key)
-	}
-	if len(refs) > 0 {
-		b.log.Info("sessions of the previous process hold undelivered messages; they go back to their members unless the sessions resume", "sessions", len(refs), "window", b.opts.ResumeWindow)
-	}
 }

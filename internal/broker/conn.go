@@ -128,6 +128,7 @@ func (b *Broker) finishSession(s *session) {
 	if err := b.store.EndPresence(ctx, s.presenceID, b.now()); err != nil {
 		b.log.Warn("recording session end failed", "presence", s.presenceID, "err", err)
 	}
+	b.cluster.presenceChanged(s.meshID)
 	b.releaseLater(s.meshID, s.key())
 	b.audit(s.meshID, "session_disconnected", s.member.Pubkey, map[string]any{"presence_id": s.presenceID, "session_id": s.sessionID})
 }

@@ -113,7 +113,7 @@ func (b *Broker) listPeers(meshID string) []protocol.Peer {
 		})
 	}
 	sort.Slice(peers, func(i, j int) bool { return peers[i].ConnectedAt < peers[j].ConnectedAt })
-	return peers
+	return b.peersWithRemote(meshID, peers)
 }
 
 func (b *Broker) handleListMembers(ctx context.Context, s *session, f *protocol.ClientFrame) {
@@ -123,6 +123,9 @@ func (b *Broker) handleListMembers(ctx context.Context, s *session, f *protocol.
 		return
 	}
 	online := b.hub.online(s.meshID)
+	for id := range b.cluster.remoteOnline(s.meshID) {
+		online[id] = true
+	}
 	out := make([]protocol.MemberInfo, 0, len(members))
 	for _, m := range members {
 		out = append(out, protocol.MemberInfo{MemberID: m.ID, Pubkey: m.Pubkey, DisplayName: m.DisplayName,

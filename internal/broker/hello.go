@@ -96,7 +96,11 @@ func (b *Broker) checkHello(ctx context.Context, f *protocol.ClientFrame) (*sess
 		}
 		routing = f.SessionPubkey
 	}
-	if !b.replays.remember(f.Pubkey+"|"+f.Signature, now, time.UnixMilli(f.Timestamp).Add(helloSkew)) {
+	fresh, err := b.rememberHello(ctx, f.Pubkey+"|"+f.Signature, now, time.UnixMilli(f.Timestamp).Add(helloSkew))
+	switch {
+	case err != nil:
+		return nil, protocol.Errorf(protocol.CodeUnavailable, "the broker's store is unavailable; retry shortly")
+	case !fresh:
 		return nil, protocol.Errorf(protocol.CodeReplayed, "this exact signed hello was already used; sign a fresh one")
 	}
 	name := f.DisplayName
@@ -133,9 +137,15 @@ func (b *Broker) admit(ctx context.Context, s *session, f *protocol.ClientFrame)
 	if adm.superseded != nil {
 		adm.superseded.close(statusSuperseded, "superseded")
 	}
+	if !adm.resumed { // the session may come from another node
+		var takeover bool
+		adm.resumed, takeover = b.cluster.resumedElsewhere(ctx, s)
+		adm.returned = adm.resumed && !takeover
+	}
 	if err := b.store.InsertPresence(ctx, b.presenceRow(s)); err != nil {
 		b.log.Warn("recording presence failed", "err", err)
 	}
+	b.cluster.presenceChanged(s.meshID)
 	ack := protocol.HelloAck{
 		Type: protocol.TypeHelloAck, PresenceID: s.presenceID, MeshID: s.meshID, MemberID: s.member.ID,
 		MemberDisplayName: s.member.DisplayName, Role: s.member.Role, Protocol: 2,
@@ -194,6 +204,9 @@ func (b *Broker) peersOnline(meshID string) int {
 			n++
 		}
 	}
+	for _, c := range b.cluster.remoteOnline(meshID) {
+		n += c
+	}
 	return n
 }
 
@@ -203,7 +216,8 @@ func (b *Broker) presenceRow(s *session) store.Presence {
 		ID: s.presenceID, MeshID: s.meshID, MemberID: s.member.ID, SessionID: s.sessionID,
 		SessionPubkey: s.sessionPubkey, NodeID: b.opts.NodeID, DisplayName: s.displayName,
 		PID: f.PID, CWD: f.CWD, Hostname: f.Hostname, PeerType: f.PeerType, Channel: f.Channel,
-		Model: f.Model, Ephemeral: s.ephemeral, ConnectedAt: s.connectedAt,
+		Model: f.Model, Ephemeral: s.ephemeral, ConnectedAt: s.connectedAt, Capabilities: f.Capabilities,
+		PresenceState: store.PresenceState{Status: s.status, StatusSource: s.source, Groups: storeGroups(s.groups)},
 	}
 }
 

@@ -54,6 +54,7 @@ func (b *Broker) resolveAgainst(s *session, members []store.Member, targets []st
 			rv.sessions = append(rv.sessions, x)
 		}
 	}
+	rv.sessions = append(rv.sessions, b.cluster.remoteSessions(s.meshID)...) // after local ones: a session mid-move routes here
 	rt := route{kind: protocol.KindDirect}
 	groups := map[string]bool{}
 	for _, t := range targets {

@@ -33,6 +33,11 @@ type Broker struct {
 	MailFrom            string
 	LogLevel            string
 	LogFormat           string
+	// ClusterHeartbeat is how often a node records it is alive and checks
+	// for dead nodes; ClusterNodeTimeout is how old a heartbeat may get
+	// before the node counts as dead (PostgreSQL only matters here).
+	ClusterHeartbeat   time.Duration
+	ClusterNodeTimeout time.Duration
 }
 
 // setting is one env var with its matching flag. The flag name is derived
@@ -65,6 +70,8 @@ func settings() []setting {
 		{"BROKER_MAIL_FROM", "", "From address of invite mails", func(b *Broker, v string) error { b.MailFrom = v; return nil }},
 		{"LOG_LEVEL", "info", "debug, info, warn or error", func(b *Broker, v string) error { b.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
 		{"LOG_FORMAT", "text", "text or json", func(b *Broker, v string) error { b.LogFormat = v; return oneOf(v, "text", "json") }},
+		{"CLUSTER_HEARTBEAT_SECONDS", "5", "seconds between a node's heartbeats and dead-node checks", func(b *Broker, v string) error { return parseSeconds(v, &b.ClusterHeartbeat) }},
+		{"CLUSTER_NODE_TIMEOUT_SECONDS", "20", "seconds without a heartbeat before a node is declared dead and its sessions taken over", func(b *Broker, v string) error { return parseSeconds(v, &b.ClusterNodeTimeout) }},
 	}
 }
 
@@ -101,6 +108,9 @@ func Resolve(fs *pflag.FlagSet, getenv func(string) string) (Broker, error) {
 			}
 			return Broker{}, fmt.Errorf("invalid %s=%q: %w", source, value, err)
 		}
+	}
+	if b.ClusterNodeTimeout <= b.ClusterHeartbeat {
+		return Broker{}, fmt.Errorf("invalid CLUSTER_NODE_TIMEOUT_SECONDS: must be longer than CLUSTER_HEARTBEAT_SECONDS")
 	}
 	if b.PublicURL == "" {
 		b.PublicURL = fmt.Sprintf("http://%s:%d", b.Host, b.Port)

@@ -19,7 +19,7 @@ func TestDefaultsMatchTheSpec(t *testing.T) {
 		Port: 7900, Host: "127.0.0.1", DataDir: "./.claudemesh-broker", PublicURL: "http://127.0.0.1:7900",
 		StatusTTL: 60 * time.Second, HookFreshWindow: 30 * time.Second, SessionResume: 90 * time.Second, MaxConnsPerMesh: 100,
 		MaxMessageBytes: 65536, MessageTTL: 168 * time.Hour, HTTPRateLimitPerMin: 60, SendRatePerSec: 200,
-		LogLevel: "info", LogFormat: "text",
+		LogLevel: "info", LogFormat: "text", ClusterHeartbeat: 5 * time.Second, ClusterNodeTimeout: 20 * time.Second,
 	}
 	if b != want {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", b, want)

@@ -34,6 +34,7 @@ type Server struct {
 	http      *http.Server
 	done      chan error
 	log       *slog.Logger
+	lock      *dataDirLock // SQLite: one broker per data directory; nil with PostgreSQL
 }
 
 // Start opens the store (running migrations), binds cfg.Host:cfg.Port and
@@ -53,13 +54,21 @@ func Start(ctx context.Context, cfg config.Broker, opts broker.Options) (*Server
 	if err != nil {
 		return nil, err
 	}
+	var lock *dataDirLock
+	if cfg.DatabaseURL == "" {
+		if lock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
 	if err != nil {
+		lock.release()
 		return nil, fmt.Errorf("opening the store: %w", err)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
 	if err != nil {
 		st.Close()
+		lock.release()
 		return nil, fmt.Errorf("listening on %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
 	cfg.PublicURL = resolvePublicURL(cfg.PublicURL, ln.Addr().String())
@@ -76,6 +85,7 @@ func Start(ctx context.Context, cfg config.Broker, opts broker.Options) (*Server
 		rec.Close(ctx)
 		ln.Close()
 		st.Close()
+		lock.release()
 		return nil, err
 	}
 	b.Start()
@@ -87,7 +97,7 @@ func Start(ctx context.Context, cfg config.Broker, opts broker.Options) (*Server
 	}
 	s := &Server{
 		Broker: b, Store: st, Addr: ln.Addr().String(), Audit: rec, PublicURL: cfg.PublicURL,
-		done: make(chan error, 1), log: b.Logger(),
+		done: make(chan error, 1), log: b.Logger(), lock: lock,
 		http: &http.Server{Handler: api.New(deps).Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
 	go func() { s.done <- s.http.Serve(ln) }()
@@ -116,6 +126,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	brokerErr := s.Broker.Shutdown(ctx)
 	auditErr := s.Audit.Close(ctx) // after the broker: its last session_disconnected rows get written
 	storeErr := s.Store.Close()
+	s.lock.release()
 	return errors.Join(ignoreClosed(httpErr), brokerErr, auditErr, storeErr)
 }
 
@@ -132,7 +143,7 @@ func Run(ctx context.Context, cfg config.Broker, opts broker.Options) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("broker listening", "addr", s.Addr, "backend", s.Store.Backend(), "public_url", s.PublicURL)
+	s.log.Info("broker listening", "addr", s.Addr, "backend", s.Store.Backend(), "public_url", s.PublicURL, "node", s.Broker.NodeID())
 	select {
 	case <-ctx.Done():
 	case err := <-s.done:

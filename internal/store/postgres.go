@@ -29,6 +29,11 @@ import (
 // failures are retried.
 type pgStore struct {
 	pool *pgxpool.Pool
+	// connCfg opens the Listener's dedicated connection; channel is the
+	// NOTIFY channel, named after the schema so that brokers (or tests) in
+	// other schemas of the same database never hear each other.
+	connCfg *pgx.ConnConfig
+	channel string
 }
 
 // OpenPostgres connects to databaseURL and applies pending migrations. A
@@ -50,8 +55,12 @@ func OpenPostgres(ctx context.Context, databaseURL string) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
-	s := &pgStore{pool: pool}
+	s := &pgStore{pool: pool, connCfg: connCfg}
 	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if s.channel, err = pgChannel(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}

@@ -112,12 +112,18 @@ func (s *pgStore) SetMemberGroups(ctx context.Context, meshID, memberID string, 
 }
 
 func (s *pgStore) InsertPresence(ctx context.Context, p Presence) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO presences
+	st, groups, caps, err := presenceExtras(p)
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO presences
 		(id, mesh_id, member_id, session_id, session_pubkey, node_id, display_name, pid, cwd,
-		 hostname, peer_type, channel, model, ephemeral, connected_at, ended_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		 hostname, peer_type, channel, model, ephemeral, connected_at, ended_at,
+		 status, status_source, summary, groups, capabilities)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20::jsonb, $21::jsonb)`,
 		p.ID, p.MeshID, p.MemberID, p.SessionID, p.SessionPubkey, p.NodeID, p.DisplayName, p.PID, p.CWD,
-		p.Hostname, p.PeerType, p.Channel, p.Model, p.Ephemeral, toMS(p.ConnectedAt), toMSPtr(p.EndedAt))
+		p.Hostname, p.PeerType, p.Channel, p.Model, p.Ephemeral, toMS(p.ConnectedAt), toMSPtr(p.EndedAt),
+		st.Status, st.StatusSource, st.Summary, groups, caps)
 	return pgErr("insert presence", err)
 }
 

@@ -114,12 +114,18 @@ func (s *sqliteStore) SetMemberGroups(ctx context.Context, meshID, memberID stri
 }
 
 func (s *sqliteStore) InsertPresence(ctx context.Context, p Presence) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO presences
+	st, groups, caps, err := presenceExtras(p)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, `INSERT INTO presences
 		(id, mesh_id, member_id, session_id, session_pubkey, node_id, display_name, pid, cwd,
-		 hostname, peer_type, channel, model, ephemeral, connected_at, ended_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 hostname, peer_type, channel, model, ephemeral, connected_at, ended_at,
+		 status, status_source, summary, groups, capabilities)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.MeshID, p.MemberID, p.SessionID, p.SessionPubkey, p.NodeID, p.DisplayName, p.PID, p.CWD,
-		p.Hostname, p.PeerType, p.Channel, p.Model, p.Ephemeral, msOf(p.ConnectedAt), msPtrOf(p.EndedAt))
+		p.Hostname, p.PeerType, p.Channel, p.Model, p.Ephemeral, msOf(p.ConnectedAt), msPtrOf(p.EndedAt),
+		st.Status, st.StatusSource, st.Summary, groups, caps)
 	return sqliteErr("insert presence", err)
 }
 

@@ -68,8 +68,9 @@ type Member struct {
 	UpdatedAt time.Time
 }
 
-// Presence is one connected session as recorded for operators and, later,
-// for other broker nodes. The live routing table is in the broker's memory.
+// Presence is one connected session as recorded for operators and for
+// other broker nodes (cluster.go). The live routing table of a node's own
+// sessions is in that node's memory.
 type Presence struct {
 	ID            string
 	MeshID        string
@@ -87,6 +88,10 @@ type Presence struct {
 	Ephemeral     bool
 	ConnectedAt   time.Time
 	EndedAt       *time.Time
+	// Capabilities come from the hello; the PresenceState fields are kept
+	// current by the session's node so other nodes can list the peer.
+	Capabilities []string
+	PresenceState
 }
 
 // Recipient is one delivery row to create. SessionID "" makes the row
@@ -194,6 +199,7 @@ type RecipientStatus struct {
 type Store interface {
 	StateStore
 	InviteStore
+	ClusterStore
 
 	// Backend names the implementation: "sqlite" or "postgres".
 	Backend() string
