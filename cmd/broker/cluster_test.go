@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -242,5 +244,26 @@ func TestThreeNodesOnOnePostgres(t *testing.T) {
 			// window; a session connected before that finds nothing yet,
 			// and the member wake-up reaches it when they are released.
 		}
+	}
+}
+
+// TestSecondSQLiteProcessIsRefused: two real processes on one SQLite data
+// directory; the second exits with an error naming the directory.
+func TestSecondSQLiteProcessIsRefused(t *testing.T) {
+	var sqlite storetest.Backend
+	for _, b := range storetest.Backends(t) {
+		if b.Name == "sqlite" {
+			sqlite = b
+		}
+	}
+	first := newEnv(t, sqlite)
+	first.serve()
+	second := newEnv(t, sqlite)
+	second.vars = append(second.vars, "BROKER_DATA_DIR="+first.dataDir) // the later value wins
+	cmd := exec.Command(brokerBin, "serve")
+	cmd.Env = second.vars
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), first.dataDir) || !strings.Contains(string(out), "another broker") {
+		t.Fatalf("second broker: %v\n%s", err, out)
 	}
 }
