@@ -48,10 +48,15 @@ import (
 // 10 s) for the catch-up poll to see it.
 const catchUpLag = 20 * time.Second
 
-// hint is one NOTIFY payload. Kinds: "w" rows for (Mesh, Member, Session)
-// are pending (Session "" means member-bound); "p" presences of Mesh
-// changed; "x" close presence Presence on node Node (a session resumed
-// elsewhere took it over).
+// hint is one NOTIFY payload: ids and small metadata, never message
+// content or state values. Kinds:
+//
+//	w  rows for (Mesh, Member, Session) are pending (Session "": member-bound)
+//	p  presences of Mesh changed: reload
+//	x  close presence Presence on node Node (its session resumed elsewhere)
+//	h  apply hook status Status (signal time At) to presence Presence on Node
+//	s  state Key of Mesh changed to Version (Deleted; By and At for deletes);
+//	   receivers read the value from the store
 type hint struct {
 	Kind     string `json:"k"`
 	Origin   string `json:"o"`
@@ -60,6 +65,12 @@ type hint struct {
 	Session  string `json:"s,omitempty"`
 	Node     string `json:"n,omitempty"`
 	Presence string `json:"p,omitempty"`
+	Status   string `json:"st,omitempty"`
+	At       int64  `json:"at,omitempty"`
+	Key      string `json:"key,omitempty"`
+	Version  int64  `json:"v,omitempty"`
+	Deleted  bool   `json:"d,omitempty"`
+	By       string `json:"by,omitempty"`
 }
 
 // remotePeer is a live session on another node: its presence row and a
@@ -80,6 +91,7 @@ type cluster struct {
 
 	mu     sync.RWMutex
 	remote map[string][]remotePeer // mesh id -> live sessions on other nodes
+	loaded bool                    // remote holds a first load (no announcements for it)
 
 	written   map[string]store.PresenceState // presence id -> state last written; owned by syncPresences
 	marks     []seqMark                      // owned by the catch-up loop
@@ -293,13 +305,99 @@ func (c *cluster) handle(payload string) {
 	case "p":
 		c.requestReload()
 	case "x":
-		if h.Node != c.b.opts.NodeID {
+		if s := c.localPresence(h); s != nil {
+			s.close(statusSuperseded, "superseded")
+		}
+	case "h":
+		if s := c.localPresence(h); s != nil {
+			s.applyStatus(h.Status, sourceHook, time.UnixMilli(h.At))
+		}
+	case "s":
+		c.relayState(h)
+	}
+}
+
+// localPresence finds the live local session a hint addresses by presence.
+func (c *cluster) localPresence(h hint) *session {
+	if h.Node != c.b.opts.NodeID {
+		return nil
+	}
+	for _, s := range c.b.hub.all() {
+		if s.presenceID == h.Presence {
+			return s
+		}
+	}
+	return nil
+}
+
+// forwardHook hands a verified hook that matched no local session to the
+// node holding the member's session with its session_id (else the newest
+// with its cwd). It returns how it matched, or "" for no remote match.
+func (c *cluster) forwardHook(h pendingHook) string {
+	if !c.enabled {
+		return ""
+	}
+	c.mu.RLock()
+	var target, byCWD *store.Presence
+	for i := range c.remote[h.meshID] {
+		p := &c.remote[h.meshID][i].p
+		switch {
+		case p.MemberID != h.memberID:
+		case h.sessionID != "" && p.SessionID == h.sessionID:
+			target = p
+		case h.cwd != "" && p.CWD == h.cwd && (byCWD == nil || p.ConnectedAt.After(byCWD.ConnectedAt)):
+			byCWD = p
+		}
+	}
+	how := "session"
+	if target == nil {
+		target, how = byCWD, "cwd"
+	}
+	var node, presence string
+	if target != nil {
+		node, presence = target.NodeID, target.ID
+	}
+	c.mu.RUnlock()
+	if target == nil {
+		return ""
+	}
+	c.send(hint{Kind: "h", Node: node, Presence: presence, Status: h.status, At: h.at.UnixMilli()})
+	return how
+}
+
+// forwardState tells other nodes about a state change made here.
+func (c *cluster) forwardState(meshID string, ch protocol.StateChange) {
+	h := hint{Kind: "s", Mesh: meshID, Key: ch.Key, Version: ch.Version, Deleted: ch.Deleted}
+	if ch.Deleted {
+		h.By = ch.UpdatedBy
+		if t, err := time.Parse("2006-01-02T15:04:05.000Z", ch.UpdatedAt); err == nil {
+			h.At = t.UnixMilli()
+		}
+	}
+	c.send(h)
+}
+
+// relayState pushes another node's state change to this node's sessions.
+// A set is read back from the store and relayed only if the key is still
+// at the hinted version: a newer change has its own hint.
+func (c *cluster) relayState(h hint) {
+	b := c.b
+	ch := protocol.StateChange{Type: protocol.TypeStateChange, Key: h.Key, Version: h.Version, Deleted: h.Deleted}
+	if h.Deleted {
+		ch.Value, ch.UpdatedBy, ch.UpdatedAt = jsonNull, h.By, isoTime(time.UnixMilli(h.At))
+	} else {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		e, err := b.store.GetState(ctx, h.Mesh, h.Key)
+		cancel()
+		if err != nil || e.Version != h.Version {
 			return
 		}
-		for _, s := range c.b.hub.all() {
-			if s.presenceID == h.Presence {
-				s.close(statusSuperseded, "superseded")
-			}
+		ch.Value, ch.UpdatedBy, ch.UpdatedAt = json.RawMessage(e.Value), e.UpdatedBy, isoTime(e.UpdatedAt)
+	}
+	frame := protocol.Encode(ch)
+	for _, x := range b.hub.sessions(h.Mesh) {
+		if !x.ephemeral {
+			x.send(frame)
 		}
 	}
 }
@@ -476,8 +574,46 @@ func (c *cluster) reloadRemote() {
 		next[p.MeshID] = append(next[p.MeshID], remotePeer{p: p, shell: shell})
 	}
 	c.mu.Lock()
-	c.remote = next
+	prev, first := c.remote, !c.loaded
+	c.remote, c.loaded = next, true
 	c.mu.Unlock()
+	if !first {
+		c.announceChanges(prev, next)
+	}
+}
+
+// announceChanges tells this node's sessions who joined or left on other
+// nodes since the last reload. A session that moved here is live locally
+// and announced by the hello itself.
+func (c *cluster) announceChanges(prev, next map[string][]remotePeer) {
+	b := c.b
+	keys := func(rs []remotePeer) map[memberSession]*session {
+		out := make(map[memberSession]*session, len(rs))
+		for _, r := range rs {
+			out[r.shell.key()] = r.shell
+		}
+		return out
+	}
+	meshes := map[string]bool{}
+	for m := range prev {
+		meshes[m] = true
+	}
+	for m := range next {
+		meshes[m] = true
+	}
+	for m := range meshes {
+		before, after := keys(prev[m]), keys(next[m])
+		for k, s := range after {
+			if before[k] == nil && b.hub.lookup(m, k) == nil {
+				b.announce(m, "", eventForSession(protocol.EventPeerJoined, s))
+			}
+		}
+		for k, s := range before {
+			if after[k] == nil && b.hub.lookup(m, k) == nil {
+				b.announce(m, "", eventForSession(protocol.EventPeerLeft, s))
+			}
+		}
+	}
 }
 
 // syncPresences writes the state of local sessions whose status, summary or

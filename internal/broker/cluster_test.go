@@ -143,3 +143,51 @@ func TestSessionMovingToAnotherNode(t *testing.T) {
 		t.Fatalf("no push after the move: %v", moved.Frames())
 	}
 }
+
+// TestEventsAcrossNodes: peer_joined and peer_left, state_change and hook
+// requests reach sessions on the other node.
+func TestEventsAcrossNodes(t *testing.T) {
+	h1, h2 := twoNodes(t)
+	alice, bob := h1.addMember("alice"), h1.addMember("bob")
+	ac := alice.connect(withSession("alice-1"))
+	bc := bob.on(h2).connect(withSession("bob-1"))
+	if f, ok := ac.WaitForWithin(5*time.Second, testkit.Event("peer_joined")); !ok {
+		t.Fatalf("no peer_joined on node 1 for a session on node 2: %v", ac.Frames())
+	} else if data := f["eventData"].(map[string]any); data["name"] != "bob" {
+		t.Fatalf("peer_joined = %v", f)
+	}
+
+	if r := request(ac, map[string]any{"type": "set_state", "key": "deploy", "value": map[string]any{"v": 1}}); r["type"] != "ok" {
+		t.Fatalf("set_state: %v", r)
+	}
+	f, ok := bc.WaitForWithin(5*time.Second, testkit.Type("state_change"))
+	if !ok || f["key"] != "deploy" || f["value"].(map[string]any)["v"] != float64(1) || f["version"] != float64(1) {
+		t.Fatalf("state_change on node 2 = %v (%v)", f, bc.Frames())
+	}
+	request(ac, map[string]any{"type": "delete_state", "key": "deploy"})
+	f, ok = bc.WaitForWithin(5*time.Second, testkit.Type("state_change"))
+	if !ok || f["deleted"] != true || f["value"] != nil || f["updatedBy"] != "alice" {
+		t.Fatalf("deleting state_change on node 2 = %v", f)
+	}
+
+	// A hook for bob's session, posted to node 1, sets his status on node 2.
+	hook := testkit.Hook(bob.id, bob.meshID, bob.member.ID, "bob-1", "", "working", time.Now())
+	if code, res := testkit.PostHook(t, h1.baseURL(), hook); code != 200 || res["matched"] != "session" {
+		t.Fatalf("hook on node 1: HTTP %d %v", code, res)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if st, src := peerStatus(t, bc, "bob-1"); st == "working" && src == "hook" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hook posted to node 1 never set bob's status on node 2")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+
+	bc.WS.CloseNow()
+	if _, ok := ac.WaitForWithin(5*time.Second, testkit.Event("peer_left")); !ok {
+		t.Fatalf("no peer_left on node 1: %v", ac.Frames())
+	}
+}

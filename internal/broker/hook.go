@@ -101,6 +101,9 @@ func (b *Broker) applyHook(h pendingHook) string {
 		s.applyStatus(h.status, sourceHook, h.at)
 		return how
 	}
+	if how := b.cluster.forwardHook(h); how != "" {
+		return how // the session lives on another node
+	}
 	b.hooks.park(h)
 	if s, how := b.findHookSession(h); s != nil {
 		if p, ok := b.hooks.take(s, b.now()); ok {

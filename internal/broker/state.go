@@ -103,6 +103,7 @@ func (b *Broker) broadcastState(from *session, ch protocol.StateChange) {
 			x.send(frame)
 		}
 	}
+	b.cluster.forwardState(from.meshID, ch)
 }
 
 func wireState(e store.StateEntry) protocol.StateEntry {
