@@ -98,7 +98,7 @@ func (c *cluster) start() {
 	if err := b.store.RegisterNode(ctx, b.opts.NodeID, b.now()); err != nil {
 		b.log.Error("cluster: registering the node failed", "node", b.opts.NodeID, "err", err)
 	}
-	c.claimDead(ctx)
+	c.claimDead(ctx, true)
 	c.sweepOrphans(ctx)
 	if !c.enabled {
 		return
@@ -112,11 +112,20 @@ func (c *cluster) start() {
 }
 
 // claimDead declares stale or lock-less nodes dead and treats their sessions
-// as dropped now: they may resume (on any node) within the window.
-func (c *cluster) claimDead(ctx context.Context) {
+// as dropped now: they may resume (on any node) within the window. A node
+// without its lock counts as dead once it missed two heartbeats, so a
+// listener reconnecting after a network blip is not taken over; at start
+// (atStart) at once, so a restarted broker takes over its predecessor's
+// sessions before serving.
+func (c *cluster) claimDead(ctx context.Context, atStart bool) {
 	b := c.b
 	now := b.now()
-	dead, err := b.store.ClaimDeadNodes(ctx, b.opts.NodeID, now.Add(-b.opts.NodeDeadAfter), now)
+	quiet := now.Add(-2 * b.opts.HeartbeatInterval)
+	if atStart {
+		quiet = now
+	}
+	dead, err := b.store.ClaimDeadNodes(ctx, store.DeadNodeRule{Self: b.opts.NodeID,
+		StaleBefore: now.Add(-b.opts.NodeDeadAfter), QuietBefore: quiet, Now: now})
 	if err != nil {
 		b.log.Warn("cluster: checking for dead nodes failed", "err", err)
 		return
@@ -204,7 +213,7 @@ func (c *cluster) heartbeat() {
 				b.log.Warn("cluster: registering the node again failed", "err", err)
 			}
 		}
-		c.claimDead(ctx)
+		c.claimDead(ctx, false)
 		c.sweepOrphans(ctx)
 		cancel()
 	}

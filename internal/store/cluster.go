@@ -22,6 +22,19 @@ type PresenceState struct {
 	Groups       []Group
 }
 
+// DeadNodeRule says which other nodes ClaimDeadNodes declares dead.
+type DeadNodeRule struct {
+	Self string // the caller, never claimed
+	// StaleBefore: a node whose last heartbeat is older is dead, even if it
+	// holds its liveness lock (a hung process).
+	StaleBefore time.Time
+	// QuietBefore: a node whose liveness lock is free (its process or its
+	// database connection is gone) is dead once its last heartbeat is older
+	// than this; the grace lets a node reconnect its listener after a blip.
+	QuietBefore time.Time
+	Now         time.Time // the dead nodes' presences end at this time
+}
+
 // NodeSession is one session a dead node held when it was declared dead.
 type NodeSession struct {
 	SessionRef
@@ -54,13 +67,12 @@ type ClusterStore interface {
 	// HeartbeatNode moves last_seen to now; false when the node has been
 	// declared dead meanwhile (its sessions were taken over).
 	HeartbeatNode(ctx context.Context, nodeID string, now time.Time) (bool, error)
-	// ClaimDeadNodes declares dead every other live node whose last_seen is
-	// before staleBefore or whose liveness lock (held by its Listener) is
-	// free, ends their open presences at now and returns those sessions.
-	// Each dead node is claimed by exactly one caller. On SQLite, where the
-	// server's lock file admits one broker per data directory, every other
-	// node is dead.
-	ClaimDeadNodes(ctx context.Context, self string, staleBefore, now time.Time) ([]NodeSession, error)
+	// ClaimDeadNodes declares dead every other live node that rule calls
+	// dead, ends their open presences at rule.Now and returns those
+	// sessions. Each dead node is claimed by exactly one caller. On SQLite,
+	// where the server's lock file admits one broker per data directory,
+	// every other node is dead.
+	ClaimDeadNodes(ctx context.Context, rule DeadNodeRule) ([]NodeSession, error)
 	// OrphanedSessions lists sessions holding pending, unpinned rows that
 	// have no live presence: their node died or they ended. The caller
 	// releases them after a resume window.

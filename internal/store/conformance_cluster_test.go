@@ -73,12 +73,12 @@ func TestClusterNodes(t *testing.T) {
 		equal(t, "n1 heartbeat", ok, true)
 		// n2 holds no liveness lock (PostgreSQL) and SQLite admits one node:
 		// n1 declares it dead and gets the session it held.
-		dead, err := s.ClaimDeadNodes(ctx, "n1", t0.Add(-time.Minute), t0.Add(2*time.Second))
+		dead, err := s.ClaimDeadNodes(ctx, store.DeadNodeRule{Self: "n1", StaleBefore: t0.Add(-time.Minute), QuietBefore: t0.Add(time.Minute), Now: t0.Add(2 * time.Second)})
 		must(t, err)
 		if len(dead) != 1 || dead[0].NodeID != "n2" || dead[0].PresenceID != "p2" || dead[0].SessionID != "c1" || dead[0].MemberID != f.carol.ID {
 			t.Fatalf("claimed = %+v", dead)
 		}
-		again, err := s.ClaimDeadNodes(ctx, "n1", t0.Add(-time.Minute), t0.Add(3*time.Second))
+		again, err := s.ClaimDeadNodes(ctx, store.DeadNodeRule{Self: "n1", StaleBefore: t0.Add(-time.Minute), QuietBefore: t0.Add(time.Minute), Now: t0.Add(3 * time.Second)})
 		must(t, err)
 		equal(t, "second claim", len(again), 0)
 		live, err = s.LivePresences(ctx, "n1")
@@ -175,35 +175,55 @@ func TestNotifyAndListen(t *testing.T) {
 
 		now := time.Now()
 		must(t, s.RegisterNode(ctx, "n3", now))
-		dead, err := s.ClaimDeadNodes(ctx, "n1", now.Add(-time.Minute), now)
+		rule := store.DeadNodeRule{Self: "n1", StaleBefore: now.Add(-time.Minute), QuietBefore: now.Add(time.Second), Now: now}
+		_, err = s.ClaimDeadNodes(ctx, rule)
 		must(t, err)
-		equal(t, "claimed while listening", len(dead), 0)
 		ok, err := s.HeartbeatNode(ctx, "n3", now)
 		must(t, err)
 		equal(t, "listening node alive", ok, true)
 		// A stale heartbeat is death even with the lock held (a hung node).
-		_, err = s.ClaimDeadNodes(ctx, "n1", now.Add(time.Minute), now)
+		_, err = s.ClaimDeadNodes(ctx, store.DeadNodeRule{Self: "n1", StaleBefore: now.Add(time.Second), Now: now})
 		must(t, err)
 		ok, err = s.HeartbeatNode(ctx, "n3", now)
 		must(t, err)
 		equal(t, "stale node alive", ok, false)
 
-		// Closing the listener frees the lock: the node is dead without
-		// waiting for its heartbeat to go stale (as soon as the server has
-		// ended the closed connection's backend).
+		// Closing a listener frees its node's lock: the node is dead
+		// without waiting for its heartbeat to go stale, but only once its
+		// last heartbeat is older than QuietBefore. n4's heartbeat is old,
+		// n3's fresh; both listeners close, n3's first.
+		l4, err := s.Listen(ctx, "n4")
+		must(t, err)
 		must(t, s.RegisterNode(ctx, "n3", now))
+		must(t, s.RegisterNode(ctx, "n4", now.Add(-10*time.Second)))
 		must(t, l.Close())
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			_, err := s.ClaimDeadNodes(ctx, "n1", now.Add(-time.Minute), now)
-			must(t, err)
-			ok, err = s.HeartbeatNode(ctx, "n3", now) // false once claimed
-			must(t, err)
-			if !ok || time.Now().After(deadline) {
-				break
+		must(t, l4.Close())
+		claimUntilDead := func(node string, quiet time.Time) {
+			t.Helper()
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				_, err := s.ClaimDeadNodes(ctx, store.DeadNodeRule{Self: "n1", StaleBefore: now.Add(-time.Minute), QuietBefore: quiet, Now: now})
+				must(t, err)
+				if !nodeAlive(t, s, node) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s still alive 5 s after its listener closed", node)
+				}
+				time.Sleep(10 * time.Millisecond) // polling interval, bounded by the deadline
 			}
-			time.Sleep(10 * time.Millisecond) // polling interval, bounded by the deadline
 		}
-		equal(t, "node without its lock alive", ok, false)
+		claimUntilDead("n4", now.Add(-5*time.Second))
+		equal(t, "lock-less node within its grace alive", nodeAlive(t, s, "n3"), true)
+		claimUntilDead("n3", now.Add(time.Second))
 	})
+}
+
+// nodeAlive reports whether a node is registered and not declared dead,
+// without moving its heartbeat (a heartbeat at the zero time changes nothing).
+func nodeAlive(t *testing.T, s store.Store, node string) bool {
+	t.Helper()
+	ok, err := s.HeartbeatNode(context.Background(), node, time.Time{})
+	must(t, err)
+	return ok
 }

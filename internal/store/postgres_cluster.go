@@ -52,22 +52,24 @@ func (s *pgStore) HeartbeatNode(ctx context.Context, nodeID string, now time.Tim
 	return tag.RowsAffected() == 1, nil
 }
 
-func (s *pgStore) ClaimDeadNodes(ctx context.Context, self string, staleBefore, now time.Time) ([]NodeSession, error) {
+func (s *pgStore) ClaimDeadNodes(ctx context.Context, rule DeadNodeRule) ([]NodeSession, error) {
 	var out []NodeSession
+	now := rule.Now
 	err := s.tx(ctx, "claim dead nodes", func(tx pgx.Tx) error {
 		out = nil
-		rows, err := tx.Query(ctx, `SELECT id, last_seen < $2 FROM nodes
-			WHERE dead_at IS NULL AND id <> $1 ORDER BY id FOR UPDATE SKIP LOCKED`, self, toMS(staleBefore))
+		rows, err := tx.Query(ctx, `SELECT id, last_seen < $2, last_seen < $3 FROM nodes
+			WHERE dead_at IS NULL AND id <> $1 ORDER BY id FOR UPDATE SKIP LOCKED`,
+			rule.Self, toMS(rule.StaleBefore), toMS(rule.QuietBefore))
 		if err != nil {
 			return err
 		}
 		type cand struct {
-			id    string
-			stale bool
+			id           string
+			stale, quiet bool
 		}
 		cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (cand, error) {
 			var c cand
-			return c, r.Scan(&c.id, &c.stale)
+			return c, r.Scan(&c.id, &c.stale, &c.quiet)
 		})
 		if err != nil {
 			return err
@@ -75,7 +77,7 @@ func (s *pgStore) ClaimDeadNodes(ctx context.Context, self string, staleBefore, 
 		var dead []string
 		for _, c := range cands {
 			free := false
-			if !c.stale {
+			if !c.stale && c.quiet {
 				if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, nodeLockKey(c.id)).Scan(&free); err != nil {
 					return err
 				}

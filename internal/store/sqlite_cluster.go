@@ -29,8 +29,9 @@ func (s *sqliteStore) HeartbeatNode(ctx context.Context, nodeID string, now time
 }
 
 // ClaimDeadNodes declares every other node dead: see the lock file above.
-func (s *sqliteStore) ClaimDeadNodes(ctx context.Context, self string, _, now time.Time) ([]NodeSession, error) {
+func (s *sqliteStore) ClaimDeadNodes(ctx context.Context, rule DeadNodeRule) ([]NodeSession, error) {
 	var out []NodeSession
+	self, now := rule.Self, rule.Now
 	err := s.tx(ctx, "claim dead nodes", func(tx *sql.Tx) error {
 		out = nil
 		if _, err := tx.ExecContext(ctx, `UPDATE nodes SET dead_at = ?2 WHERE dead_at IS NULL AND id <> ?1`,
