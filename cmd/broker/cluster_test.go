@@ -267,3 +267,56 @@ func TestSecondSQLiteProcessIsRefused(t *testing.T) {
 		t.Fatalf("second broker: %v\n%s", err, out)
 	}
 }
+
+// TestHungNodeIsTakenOver: a stopped (SIGSTOP) node keeps its database
+// connection, so only its stale heartbeat shows it is gone. Its session
+// leaves the other node's peer list and resumes there; when the node wakes
+// up it finds itself declared dead, closes its old sockets with 1001 and
+// serves again as a fresh member of the cluster.
+func TestHungNodeIsTakenOver(t *testing.T) {
+	nodes := newCluster(t, 2, "CLUSTER_HEARTBEAT_SECONDS=1", "CLUSTER_NODE_TIMEOUT_SECONDS=3")
+	_, alice, bob := nodes[0].setup()
+	nodes[0].serve()
+	hung := nodes[1].serve().Process
+	ac, _ := testkit.Connect(t, nodes[0].url("ws")+"/ws", alice)
+	bc, _ := testkit.Connect(t, nodes[1].url("ws")+"/ws", bob)
+	both := []string{"alice-s", "bob-s"}
+	if got := peerSessions(t, ac, both, 5*time.Second); !slices.Equal(got, both) {
+		t.Fatalf("list_peers = %v", got)
+	}
+	if err := hung.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	t.Cleanup(func() { hung.Signal(syscall.SIGCONT) })
+	if got := peerSessions(t, ac, []string{"alice-s"}, 30*time.Second); !slices.Equal(got, []string{"alice-s"}) {
+		t.Fatalf("list_peers %v after the node hung = %v", time.Since(stopped), got)
+	}
+	t.Logf("the hung node's session left the peer list %v after SIGSTOP", time.Since(stopped).Round(10*time.Millisecond))
+	sendAcked(t, ac, "a1", "bob", "while bob's node hangs")
+	bc2, ack := testkit.Connect(t, nodes[0].url("ws")+"/ws", bob)
+	if ack["resumed"] != true {
+		t.Fatalf("bob's hello on node 1: %v, want resumed", ack)
+	}
+	receive(t, bc2, "while bob's node hangs")
+
+	if err := hung.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	err, ok := bc.WaitClosed(10 * time.Second)
+	if code, _ := testkit.CloseCode(err); !ok || code != 1001 {
+		t.Fatalf("bob's socket on the woken node: closed=%v code=%d, want 1001", ok, code)
+	}
+	alice.SessionID = "alice-2"
+	ac2, ack := testkit.Connect(t, nodes[1].url("ws")+"/ws", alice)
+	if ack["type"] != "hello_ack" {
+		t.Fatalf("hello on the woken node: %v", ack)
+	}
+	all := []string{"alice-2", "alice-s", "bob-s"}
+	if got := peerSessions(t, ac2, all, 10*time.Second); !slices.Equal(got, all) {
+		t.Fatalf("list_peers on the woken node = %v, want %v", got, all)
+	}
+	if got := peerSessions(t, ac, all, 10*time.Second); !slices.Equal(got, all) {
+		t.Fatalf("list_peers on node 1 = %v, want %v", got, all)
+	}
+}
