@@ -18,15 +18,25 @@ package broker
 //     sessions have rows newer than its watermark and syncs them.
 //   - Each node keeps a cache of the live presences of the other nodes
 //     (reloaded on a presence notification and every PresencePollInterval)
-//     so routing, list_peers and online counts see the whole mesh.
+//     so routing, list_peers, online counts and peer events see the whole
+//     mesh (cluster_remote.go). Hooks and state changes for sessions on
+//     other nodes travel as hints too (cluster_hints.go).
+//   - A row bound to a session is released to its member only when the
+//     session is neither live nor resumable here and has no live presence
+//     on another node (sessionResumable), so a session that moved keeps its
+//     mail.
 //
 // With SQLite there is one node (the server's lock file), so only the node
 // registration and the takeover of the previous process's sessions run.
 //
-// Concurrency: cluster.mu guards remote and is a leaf lock (never held while
-// calling the hub, a session or the store). written, marks and scheduled are
-// owned by single loops (see their comments). The cluster never takes
-// hub.mu or a session.mu while holding its own lock.
+// Concurrency: cluster.mu guards remote, remoteKey and loaded; schedMu
+// guards scheduled. Both are leaf locks: never held while calling the hub,
+// a session or the store, so they add nothing to the hub.mu -> session.mu
+// order. written is owned by presenceLoop, marks and watermark by
+// catchUpLoop, the listener by listen. enabled and listener are set in
+// start, before any loop or socket exists, and only read afterwards.
+// Store calls from the committer goroutine (liveElsewhere, via release) are
+// bounded by a 5 s timeout and happen only for releases, never per send.
 
 import (
 	"context"

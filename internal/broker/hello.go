@@ -212,12 +212,15 @@ func (b *Broker) peersOnline(meshID string) int {
 
 func (b *Broker) presenceRow(s *session) store.Presence {
 	f := s.hello
+	s.mu.Lock() // registered already: a hook or the status sweeper may write these
+	st := store.PresenceState{Status: s.status, StatusSource: s.source, Summary: s.summary, Groups: storeGroups(s.groups)}
+	s.mu.Unlock()
 	return store.Presence{
 		ID: s.presenceID, MeshID: s.meshID, MemberID: s.member.ID, SessionID: s.sessionID,
 		SessionPubkey: s.sessionPubkey, NodeID: b.opts.NodeID, DisplayName: s.displayName,
 		PID: f.PID, CWD: f.CWD, Hostname: f.Hostname, PeerType: f.PeerType, Channel: f.Channel,
 		Model: f.Model, Ephemeral: s.ephemeral, ConnectedAt: s.connectedAt, Capabilities: f.Capabilities,
-		PresenceState: store.PresenceState{Status: s.status, StatusSource: s.source, Groups: storeGroups(s.groups)},
+		PresenceState: st,
 	}
 }
 
