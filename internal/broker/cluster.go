@@ -30,7 +30,7 @@ package broker
 // registration and the takeover of the previous process's sessions run.
 //
 // Concurrency: cluster.mu guards remote, remoteKey and loaded; schedMu
-// guards scheduled. Both are leaf locks: never held while calling the hub,
+// guards scheduled; seenMu guards seen. All three are leaf locks: never held while calling the hub,
 // a session or the store, so they add nothing to the hub.mu -> session.mu
 // order. written is owned by presenceLoop, marks and watermark by
 // catchUpLoop, the listener by listen. enabled and listener are set in
@@ -69,6 +69,9 @@ type cluster struct {
 
 	schedMu   sync.Mutex // leaf
 	scheduled map[releaseKey]bool
+
+	seenMu sync.Mutex           // leaf
+	seen   map[releaseKey]int64 // local session -> highest seq it was offered or read (catch-up skips older)
 }
 
 type seqMark struct {
@@ -84,7 +87,7 @@ type releaseKey struct {
 func newCluster(b *Broker) *cluster {
 	return &cluster{
 		b: b, hints: make(chan hint, 4096), reload: make(chan struct{}, 1), catchUp: make(chan struct{}, 1),
-		remote: map[string][]remotePeer{}, written: map[string]store.PresenceState{}, scheduled: map[releaseKey]bool{},
+		remote: map[string][]remotePeer{}, written: map[string]store.PresenceState{}, scheduled: map[releaseKey]bool{}, seen: map[releaseKey]int64{},
 	}
 }
 

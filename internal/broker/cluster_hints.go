@@ -18,6 +18,14 @@ import (
 // 10 s) for the catch-up poll to see it.
 const catchUpLag = 20 * time.Second
 
+// fullCatchUpEvery is how often the catch-up wakes every session with rows
+// past the watermark, not only those with rows past what they have seen: a
+// row that became visible after a later seq the session already read (a
+// late commit on another node) whose hint was lost too is then delivered.
+// It must be shorter than catchUpLag minus the 10 s commit limit, so every
+// such row is past the watermark at one full pass at least.
+const fullCatchUpEvery = 5 * time.Second
+
 // hint is one NOTIFY payload: ids and small metadata, never message
 // content or state values. Kinds:
 //
@@ -260,11 +268,15 @@ func (c *cluster) notify() {
 }
 
 // catchUpLoop syncs the local sessions that have rows newer than the
-// watermark, every CatchUpInterval or when asked.
+// watermark and newer than anything they were offered or read (noteSeen),
+// every CatchUpInterval or when asked. Skipping what a session has seen
+// keeps the poll from re-reading rows that are merely unacked or held by
+// the gate (which would also push held messages out of memory).
 func (c *cluster) catchUpLoop() {
 	b := c.b
 	t := time.NewTicker(b.opts.CatchUpInterval)
 	defer t.Stop()
+	var lastFull time.Time
 	for {
 		select {
 		case <-b.ctx.Done():
@@ -273,7 +285,7 @@ func (c *cluster) catchUpLoop() {
 		case <-c.catchUp:
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		refs, maxSeq, err := b.store.PendingWakeups(ctx, b.opts.NodeID, b.now(), c.watermark)
+		ws, maxSeq, err := b.store.PendingWakeups(ctx, b.opts.NodeID, b.now(), c.watermark)
 		cancel()
 		if err != nil {
 			if b.ctx.Err() == nil {
@@ -281,12 +293,74 @@ func (c *cluster) catchUpLoop() {
 			}
 			continue
 		}
-		for _, r := range refs {
-			if s := b.hub.lookup(r.MeshID, memberSession{r.MemberID, r.SessionID}); s != nil {
+		now := time.Now()
+		full := now.Sub(lastFull) >= fullCatchUpEvery
+		if full {
+			lastFull = now
+		}
+		for _, w := range ws {
+			rk := releaseKey{w.MeshID, memberSession{w.MemberID, w.SessionID}}
+			if !full && w.MaxSeq <= c.seenSeq(rk) {
+				continue
+			}
+			if s := b.hub.lookup(rk.meshID, rk.key); s != nil {
 				s.requestSync()
 			}
 		}
-		c.advanceWatermark(time.Now(), maxSeq)
+		c.advanceWatermark(now, maxSeq)
+		c.pruneSeen()
+	}
+}
+
+// noteSeen records that a local session was offered, or read from the
+// store, the rows up to seq. Called by the committer after a commit and by
+// a session's sync; cheap and a no-op without other nodes.
+func (c *cluster) noteSeen(meshID string, key memberSession, seq int64) {
+	if !c.enabled {
+		return
+	}
+	rk := releaseKey{meshID, key}
+	c.seenMu.Lock()
+	if seq > c.seen[rk] {
+		c.seen[rk] = seq
+	}
+	c.seenMu.Unlock()
+}
+
+// noteCommitted records a committed message for its recipients on this
+// node: their sessions got it offered, or were woken to claim it.
+func (c *cluster) noteCommitted(msg *store.NewMessage, seq int64) {
+	if !c.enabled {
+		return
+	}
+	for _, r := range msg.Recipients {
+		key := memberSession{r.MemberID, r.SessionID}
+		if r.SessionID != "" && c.b.hub.lookup(msg.MeshID, key) != nil {
+			c.noteSeen(msg.MeshID, key, seq)
+		}
+	}
+}
+
+func (c *cluster) seenSeq(rk releaseKey) int64 {
+	c.seenMu.Lock()
+	defer c.seenMu.Unlock()
+	return c.seen[rk]
+}
+
+// pruneSeen forgets sessions that are no longer live here.
+func (c *cluster) pruneSeen() {
+	c.seenMu.Lock()
+	keys := make([]releaseKey, 0, len(c.seen))
+	for rk := range c.seen {
+		keys = append(keys, rk)
+	}
+	c.seenMu.Unlock()
+	for _, rk := range keys {
+		if c.b.hub.lookup(rk.meshID, rk.key) == nil {
+			c.seenMu.Lock()
+			delete(c.seen, rk)
+			c.seenMu.Unlock()
+		}
 	}
 }
 

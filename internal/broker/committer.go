@@ -197,6 +197,7 @@ func (c *committer) commitBatch(batch []*commitReq) {
 	for i, r := range batch {
 		if !results[i].Duplicate {
 			c.b.dispatch(&r.msg, r.frame)
+			c.b.cluster.noteCommitted(&r.msg, results[i].Seq)
 			c.b.audit(r.msg.MeshID, "message_sent", r.msg.SenderMemberPubkey, map[string]any{
 				"message_id": r.msg.ID, "recipients": results[i].Recipients,
 				"size_bytes": len(r.msg.Nonce) + len(r.msg.Ciphertext), "priority": r.msg.Priority})

@@ -174,6 +174,9 @@ func (s *session) pushBacklog(ctx context.Context, ignoreGate bool) (int, error)
 		if err != nil {
 			return pushed, err
 		}
+		if len(rows) > 0 {
+			s.b.cluster.noteSeen(s.meshID, s.key(), rows[len(rows)-1].Seq)
+		}
 		s.mu.Lock()
 		for i := range rows {
 			if s.pushLocked(backlogItem(&rows[i]), !ignoreGate) {

@@ -22,6 +22,12 @@ type PresenceState struct {
 	Groups       []Group
 }
 
+// Wakeup is a session with pending rows up to MaxSeq (see PendingWakeups).
+type Wakeup struct {
+	SessionRef
+	MaxSeq int64
+}
+
 // DeadNodeRule says which other nodes ClaimDeadNodes declares dead.
 type DeadNodeRule struct {
 	Self string // the caller, never claimed
@@ -86,9 +92,10 @@ type ClusterStore interface {
 	UpdatePresenceState(ctx context.Context, presenceID string, st PresenceState) error
 	// PendingWakeups lists the live, non-ephemeral sessions of nodeID that
 	// have pending, unexpired rows with seq > afterSeq, bound to them or to
-	// their member; and the largest message seq in the store. A node polls
-	// it to deliver what a lost notification did not announce.
-	PendingWakeups(ctx context.Context, nodeID string, now time.Time, afterSeq int64) ([]SessionRef, int64, error)
+	// their member, each with the largest such seq; and the largest message
+	// seq in the store. A node polls it to deliver what a lost notification
+	// did not announce.
+	PendingWakeups(ctx context.Context, nodeID string, now time.Time, afterSeq int64) ([]Wakeup, int64, error)
 	// RememberHello records a hello (by key) until expiresAt; false when the
 	// key is already recorded and unexpired: a replay. Expired keys are
 	// deleted along the way.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,6 +21,14 @@ func sessionKeys(refs []store.SessionRef) []string {
 	out := []string{}
 	for _, r := range refs {
 		out = append(out, r.MemberID+"/"+r.SessionID)
+	}
+	return out
+}
+
+func wakeupKeys(ws []store.Wakeup) []string {
+	out := []string{}
+	for _, w := range ws {
+		out = append(out, fmt.Sprintf("%s/%s@%d", w.MemberID, w.SessionID, w.MaxSeq))
 	}
 	return out
 }
@@ -113,20 +122,21 @@ func TestPendingWakeups(t *testing.T) {
 		must(t, s.InsertPresence(ctx, presenceOn(f, "p4", f.alice, "a2", "n2")))
 		res := f.commit(t, 0, f.msg("m1", to(f.bob, "s1")), f.msg("m2", to(f.carol, ""), to(f.alice, "")))
 
-		refs, maxSeq, err := s.PendingWakeups(ctx, "n1", t0, 0)
+		ws, maxSeq, err := s.PendingWakeups(ctx, "n1", t0, 0)
 		must(t, err)
-		equal(t, "wakeups", sessionKeys(refs), []string{f.bob.ID + "/s1", f.carol.ID + "/c1"})
+		equal(t, "wakeups", wakeupKeys(ws), []string{
+			fmt.Sprintf("%s/s1@%d", f.bob.ID, res[0].Seq), fmt.Sprintf("%s/c1@%d", f.carol.ID, res[1].Seq)})
 		equal(t, "max seq", maxSeq, res[1].Seq)
-		refs, _, err = s.PendingWakeups(ctx, "n1", t0, res[0].Seq)
+		ws, _, err = s.PendingWakeups(ctx, "n1", t0, res[0].Seq)
 		must(t, err)
-		equal(t, "wakeups after m1", sessionKeys(refs), []string{f.carol.ID + "/c1"})
+		equal(t, "wakeups after m1", wakeupKeys(ws), []string{fmt.Sprintf("%s/c1@%d", f.carol.ID, res[1].Seq)})
 		must(t, s.MarkDelivered(ctx, []store.DeliveryKey{{MessageID: "m1", MemberID: f.bob.ID, SessionID: "s1"}}, t0))
-		refs, _, err = s.PendingWakeups(ctx, "n1", t0, 0)
+		ws, _, err = s.PendingWakeups(ctx, "n1", t0, 0)
 		must(t, err)
-		equal(t, "wakeups after delivery", sessionKeys(refs), []string{f.carol.ID + "/c1"})
-		refs, _, err = s.PendingWakeups(ctx, "n1", t0.Add(25*time.Hour), 0)
+		equal(t, "wakeups after delivery", wakeupKeys(ws), []string{fmt.Sprintf("%s/c1@%d", f.carol.ID, res[1].Seq)})
+		ws, _, err = s.PendingWakeups(ctx, "n1", t0.Add(25*time.Hour), 0)
 		must(t, err)
-		equal(t, "wakeups for expired rows", sessionKeys(refs), []string{})
+		equal(t, "wakeups for expired rows", wakeupKeys(ws), []string{})
 	})
 }
 

@@ -176,25 +176,24 @@ func (s *pgStore) UpdatePresenceState(ctx context.Context, presenceID string, st
 	return pgErr("update presence state", pgAffectedOne(tag, err))
 }
 
-func (s *pgStore) PendingWakeups(ctx context.Context, nodeID string, now time.Time, afterSeq int64) ([]SessionRef, int64, error) {
+func (s *pgStore) PendingWakeups(ctx context.Context, nodeID string, now time.Time, afterSeq int64) ([]Wakeup, int64, error) {
 	var maxSeq int64
 	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM messages`).Scan(&maxSeq); err != nil {
 		return nil, 0, pgErr("pending wakeups", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT DISTINCT p.mesh_id, p.member_id, p.session_id
+	rows, err := s.pool.Query(ctx, `SELECT p.mesh_id, p.member_id, p.session_id, max(d.message_seq)
 		FROM presences p
+		JOIN deliveries d ON d.member_id = p.member_id AND d.session_id IN (p.session_id, '')
+		                 AND d.status = 'pending' AND d.message_seq > $3
+		JOIN messages m ON m.seq = d.message_seq AND m.mesh_id = p.mesh_id AND m.expires_at > $2
 		WHERE p.node_id = $1 AND p.ended_at IS NULL AND NOT p.ephemeral
-		  AND EXISTS (SELECT 1 FROM deliveries d JOIN messages m ON m.seq = d.message_seq
-		              WHERE d.member_id = p.member_id AND d.session_id IN (p.session_id, '')
-		                AND d.status = 'pending' AND d.message_seq > $3
-		                AND m.mesh_id = p.mesh_id AND m.expires_at > $2)
-		ORDER BY 1, 2, 3`, nodeID, toMS(now), afterSeq)
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, nodeID, toMS(now), afterSeq)
 	if err != nil {
 		return nil, 0, pgErr("pending wakeups", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SessionRef, error) {
-		var ref SessionRef
-		return ref, r.Scan(&ref.MeshID, &ref.MemberID, &ref.SessionID)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Wakeup, error) {
+		var w Wakeup
+		return w, r.Scan(&w.MeshID, &w.MemberID, &w.SessionID, &w.MaxSeq)
 	})
 	return out, maxSeq, pgErr("pending wakeups", err)
 }

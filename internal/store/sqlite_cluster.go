@@ -141,24 +141,31 @@ func (s *sqliteStore) UpdatePresenceState(ctx context.Context, presenceID string
 	return sqliteErr("update presence state", affectedOne(res, err))
 }
 
-func (s *sqliteStore) PendingWakeups(ctx context.Context, nodeID string, now time.Time, afterSeq int64) ([]SessionRef, int64, error) {
+func (s *sqliteStore) PendingWakeups(ctx context.Context, nodeID string, now time.Time, afterSeq int64) ([]Wakeup, int64, error) {
 	var maxSeq int64
 	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM messages`).Scan(&maxSeq); err != nil {
 		return nil, 0, sqliteErr("pending wakeups", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT p.mesh_id, p.member_id, p.session_id
+	rows, err := s.r.QueryContext(ctx, `SELECT p.mesh_id, p.member_id, p.session_id, MAX(d.message_seq)
 		FROM presences p
+		JOIN deliveries d ON d.member_id = p.member_id AND d.session_id IN (p.session_id, '')
+		                 AND d.status = 'pending' AND d.message_seq > ?3
+		JOIN messages m ON m.seq = d.message_seq AND m.mesh_id = p.mesh_id AND m.expires_at > ?2
 		WHERE p.node_id = ?1 AND p.ended_at IS NULL AND p.ephemeral = 0
-		  AND EXISTS (SELECT 1 FROM deliveries d JOIN messages m ON m.seq = d.message_seq
-		              WHERE d.member_id = p.member_id AND d.session_id IN (p.session_id, '')
-		                AND d.status = 'pending' AND d.message_seq > ?3
-		                AND m.mesh_id = p.mesh_id AND m.expires_at > ?2)
-		ORDER BY 1, 2, 3`, nodeID, msOf(now), afterSeq)
+		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, nodeID, msOf(now), afterSeq)
 	if err != nil {
 		return nil, 0, sqliteErr("pending wakeups", err)
 	}
-	refs, err := scanSessionRefs(rows, "pending wakeups")
-	return refs, maxSeq, err
+	defer rows.Close()
+	var out []Wakeup
+	for rows.Next() {
+		var w Wakeup
+		if err := rows.Scan(&w.MeshID, &w.MemberID, &w.SessionID, &w.MaxSeq); err != nil {
+			return nil, 0, sqliteErr("pending wakeups", err)
+		}
+		out = append(out, w)
+	}
+	return out, maxSeq, sqliteErr("pending wakeups", rows.Err())
 }
 
 func (s *sqliteStore) RememberHello(ctx context.Context, key string, now, expiresAt time.Time) (bool, error) {
