@@ -243,3 +243,16 @@ func (b *Broker) peersWithRemote(meshID string, peers []protocol.Peer) []protoco
 	sort.SliceStable(peers, func(i, j int) bool { return peers[i].ConnectedAt < peers[j].ConnectedAt })
 	return peers
 }
+
+// remoteHeld reports whether key is live on another node with a status that
+// holds non-urgent messages, as that node last wrote it.
+func (c *cluster) remoteHeld(meshID string, key memberSession) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, r := range c.remote[meshID] {
+		if r.shell.key() == key {
+			return r.p.Status != "idle"
+		}
+	}
+	return false
+}

@@ -170,18 +170,49 @@ func TestEventsAcrossNodes(t *testing.T) {
 		t.Fatalf("deleting state_change on node 2 = %v", f)
 	}
 
-	// A hook for bob's session, posted to node 1, sets his status on node 2.
+	// A group joined on node 2 routes from node 1 once node 2 wrote it.
+	if r := request(bc, map[string]any{"type": "join_group", "name": "ops"}); r["type"] != "ok" {
+		t.Fatalf("join_group: %v", r)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		id := send(ac, "@ops", "now", "to ops")
+		if f := ac.WaitFor(testkit.Reply(id)); f["type"] == "ack" {
+			break
+		} else if f["code"] != "no_such_peer" || time.Now().After(deadline) {
+			t.Fatalf("send to @ops from node 1: %v", f)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+	if _, ok := bc.WaitForWithin(5*time.Second, pushWithCiphertext("to ops")); !ok {
+		t.Fatalf("no @ops push on node 2: %v", bc.Frames())
+	}
+
+	// A hook for bob's session, posted to node 1, sets his status on node 2,
+	// and node 1's message_status reports a message for him as held.
 	hook := testkit.Hook(bob.id, bob.meshID, bob.member.ID, "bob-1", "", "working", time.Now())
 	if code, res := testkit.PostHook(t, h1.baseURL(), hook); code != 200 || res["matched"] != "session" {
 		t.Fatalf("hook on node 1: HTTP %d %v", code, res)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline = time.Now().Add(5 * time.Second)
 	for {
 		if st, src := peerStatus(t, bc, "bob-1"); st == "working" && src == "hook" {
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the hook posted to node 1 never set bob's status on node 2")
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, bounded by the deadline
+	}
+	held := sendAcked(t, ac, "bob", "next", "held on node 2")
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		st := request(ac, map[string]any{"type": "message_status", "messageId": held})
+		if st["recipients"].([]any)[0].(map[string]any)["status"] == "held" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message_status on node 1 for a message held on node 2: %v", st)
 		}
 		time.Sleep(20 * time.Millisecond) // polling interval, bounded by the deadline
 	}

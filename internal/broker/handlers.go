@@ -169,7 +169,7 @@ func (b *Broker) handleMessageStatus(ctx context.Context, s *session, f *protoco
 func (b *Broker) isHeld(meshID string, r store.RecipientStatus) bool {
 	rs := b.hub.lookup(meshID, memberSession{r.MemberID, r.SessionID})
 	if rs == nil {
-		return false
+		return b.cluster.remoteHeld(meshID, memberSession{r.MemberID, r.SessionID})
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
