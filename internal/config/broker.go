@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ type setting struct {
 func settings() []setting {
 	return []setting{
 		{"BROKER_PORT", "7900", "TCP port for HTTP and WebSocket", func(b *Broker, v string) error { return parsePort(v, &b.Port) }},
-		{"BROKER_HOST", "127.0.0.1", "address to listen on", func(b *Broker, v string) error { b.Host = v; return nonEmpty(v) }},
+		{"BROKER_HOST", "127.0.0.1", "address to listen on", func(b *Broker, v string) error { b.Host = v; return checkHost(v) }},
 		{"DATABASE_URL", "", "postgres://... to use PostgreSQL; empty for embedded SQLite", func(b *Broker, v string) error { b.DatabaseURL = v; return checkDatabaseURL(v) }},
 		{"BROKER_DATA_DIR", "./.claudemesh-broker", "directory for the SQLite database and key file", func(b *Broker, v string) error { b.DataDir = v; return nonEmpty(v) }},
 		{"BROKER_PUBLIC_URL", "", "public base URL used in invite links (default http://<host>:<port>)", func(b *Broker, v string) error { b.PublicURL = v; return checkURL(v) }},
@@ -113,7 +114,8 @@ func Resolve(fs *pflag.FlagSet, getenv func(string) string) (Broker, error) {
 		return Broker{}, fmt.Errorf("invalid CLUSTER_NODE_TIMEOUT_SECONDS: must be longer than CLUSTER_HEARTBEAT_SECONDS")
 	}
 	if b.PublicURL == "" {
-		b.PublicURL = fmt.Sprintf("http://%s:%d", b.Host, b.Port)
+		// JoinHostPort brackets an IPv6 host, so the default stays a valid URL.
+		b.PublicURL = "http://" + net.JoinHostPort(b.Host, strconv.Itoa(b.Port))
 	}
 	b.PublicURL = strings.TrimRight(b.PublicURL, "/")
 	return b, nil
@@ -166,6 +168,18 @@ func parseDuration(v string, dst *time.Duration) error {
 func nonEmpty(v string) error {
 	if strings.TrimSpace(v) == "" {
 		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+// checkHost accepts an IP address or a host name: anything else could not
+// be listened on, and would make the default public URL unparseable.
+func checkHost(v string) error {
+	if net.ParseIP(v) != nil {
+		return nil
+	}
+	if v == "" || len(v) > 253 || strings.Trim(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != "" {
+		return fmt.Errorf("want an IP address or a host name")
 	}
 	return nil
 }
