@@ -5,7 +5,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/claudemesh/claudemesh/internal/version.Version=$(VERSION)
 
-.PHONY: run test build lint bench bench-go clean
+.PHONY: run test build lint bench bench-go fuzz clean
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/broker serve
@@ -36,6 +36,12 @@ bench:
 # Go micro-benchmarks of the hot paths.
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/...
+
+# Every Go fuzz target for FUZZTIME each (default 60s), stopping at the
+# first failure; the list lives in scripts/fuzz.sh.
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 clean:
 	rm -rf bin .claudemesh-broker

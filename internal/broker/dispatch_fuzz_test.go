@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -76,6 +77,16 @@ var responseShapes = map[string]func() any{
 	"push": func() any { return &protocol.Push{} }, "state_change": func() any { return &protocol.StateChange{} },
 }
 
+// fuzzBackend is SQLite (each fuzz worker gets its own temp database), or
+// PostgreSQL when CLAUDEMESH_FUZZ_BACKEND=postgres (a schema per worker).
+func fuzzBackend(f *testing.F) storetest.Backend {
+	bs := storetest.Backends(f)
+	if os.Getenv("CLAUDEMESH_FUZZ_BACKEND") == "postgres" {
+		return bs[1]
+	}
+	return bs[0]
+}
+
 // fuzzSession is one authenticated socket read synchronously by the fuzz
 // function, so every frame it receives is attributed to one input.
 type fuzzSession struct {
@@ -86,7 +97,7 @@ type fuzzSession struct {
 
 func newFuzzSession(f *testing.F) *fuzzSession {
 	var maxBytes int
-	h := startBroker(f, storetest.Backends(f)[0], func(c *config.Broker, o *broker.Options) {
+	h := startBroker(f, fuzzBackend(f), func(c *config.Broker, o *broker.Options) {
 		c.SendRatePerSec = 1 << 20 // explore routing, not the rate limiter
 		o.PingInterval = time.Hour // the fuzz loop reads only while it runs
 		maxBytes = c.MaxMessageBytes

@@ -17,7 +17,6 @@ import (
 	"github.com/claudemesh/claudemesh/internal/meshadmin"
 	"github.com/claudemesh/claudemesh/internal/protocol"
 	"github.com/claudemesh/claudemesh/internal/store"
-	"github.com/claudemesh/claudemesh/internal/store/storetest"
 	"github.com/claudemesh/claudemesh/internal/testkit"
 )
 
@@ -42,7 +41,7 @@ type helloWorld struct {
 }
 
 func newHelloWorld(f *testing.F) *helloWorld {
-	b := storetest.Backends(f)[0] // SQLite: each fuzz worker gets its own temp database
+	b := fuzzBackend(f)
 	var maxBytes int
 	h := startBroker(f, b, func(c *config.Broker, o *broker.Options) {
 		c.MaxConnsPerMesh = 1 << 20 // capacity has its own test; here it would only add noise

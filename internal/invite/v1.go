@@ -142,7 +142,12 @@ func EncodeV1Token(p V1Payload) (string, error) {
 	if err := enc.Encode(p); err != nil {
 		return "", fmt.Errorf("encode invite: %w", err)
 	}
-	return protocol.EncodeB64URL(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+	token := protocol.EncodeB64URL(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	if len(token) > MaxV1TokenLen {
+		// DecodeV1Token and ParseV1Link refuse it: never hand one out.
+		return "", fmt.Errorf("invite token would be %d characters, more than the %d allowed: shorten the mesh slug or broker URL", len(token), MaxV1TokenLen)
+	}
+	return token, nil
 }
 
 // v1Fields lists the JSON keys of a v1 payload, all required.

@@ -91,8 +91,8 @@ func checkDecoded(t *testing.T, token string, p invite.V1Payload) {
 // FuzzV1SignRoundTrip builds payloads from arbitrary field values and signs
 // them. Every payload Validate accepts encodes, links (ic://join/<token>)
 // and decodes back unchanged and verifies; changing any signed field
-// afterwards breaks the signature. Payloads Validate refuses are refused
-// by EncodeV1Token too.
+// afterwards breaks the signature. Payloads Validate refuses, and those
+// too long for a token, are refused by EncodeV1Token.
 func FuzzV1SignRoundTrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, seed []byte, meshID, slug, brokerURL string, expiresAt int64, rootKey []byte, admin bool) {
 		s := sha256.Sum256(seed)
@@ -111,7 +111,10 @@ func FuzzV1SignRoundTrip(f *testing.F) {
 			return
 		}
 		if err != nil {
-			t.Fatalf("EncodeV1Token refused a valid payload: %v", err)
+			if !strings.Contains(err.Error(), "more than the") {
+				t.Fatalf("EncodeV1Token refused a valid payload: %v", err)
+			}
+			return // too long to be a token: refused at mint, not handed out undecodable
 		}
 		link, err := invite.ParseV1Link("ic://join/" + token)
 		if err != nil || link != token {

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/json"
+	"strings"
 )
 
 // Client frame types (client -> broker).
@@ -144,7 +145,33 @@ func DecodeClientFrame(data []byte) (*ClientFrame, *Error) {
 	if f.Type == "" {
 		return &f, Errorf(CodeMalformed, `frame has no string "type"`)
 	}
+	if f.hasNUL() {
+		// PostgreSQL text and jsonb cannot hold U+0000: without this check
+		// such a frame reached the store and came back as "unavailable".
+		return &f, Errorf(CodeMalformed, "frame strings must not contain U+0000 (\\u0000)")
+	}
 	return &f, nil
+}
+
+// hasNUL reports whether any string field holds U+0000. The raw JSON
+// fields are stored as text, where the escape is harmless; their decoded
+// strings (targets) are checked where they are parsed.
+func (f *ClientFrame) hasNUL() bool {
+	fields := []string{f.Type, f.ReqID, f.ID, f.MeshID, f.MemberID, f.Pubkey, f.Signature, f.SessionID, f.CWD,
+		f.DisplayName, f.Hostname, f.PeerType, f.Channel, f.Model, f.SessionPubkey, f.SessionSignature,
+		f.Priority, f.Nonce, f.Ciphertext, f.Enc, f.ClientMessageID, f.MessageID, f.Status, f.Source,
+		f.Summary, f.Name, f.Role, f.Key, f.Content, f.Query, f.MemoryID}
+	fields = append(fields, f.Capabilities...)
+	fields = append(fields, f.Tags...)
+	for _, g := range f.Groups {
+		fields = append(fields, g.Name, g.Role)
+	}
+	for _, s := range fields {
+		if strings.IndexByte(s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // HasCapability reports whether the hello declared capability c.

@@ -107,6 +107,9 @@ func parseTargets(raw json.RawMessage) ([]string, bool, *Error) {
 		if strings.TrimSpace(one) == "" {
 			return nil, false, Errorf(CodeMalformed, "targetSpec is empty")
 		}
+		if strings.IndexByte(one, 0) >= 0 {
+			return nil, false, Errorf(CodeMalformed, "targetSpec must not contain U+0000")
+		}
 		return []string{one}, false, nil
 	}
 	var many []string
@@ -119,6 +122,9 @@ func parseTargets(raw json.RawMessage) ([]string, bool, *Error) {
 	for _, t := range many {
 		if strings.TrimSpace(t) == "" {
 			return nil, true, Errorf(CodeMalformed, "targetSpec array holds an empty target")
+		}
+		if strings.IndexByte(t, 0) >= 0 {
+			return nil, true, Errorf(CodeMalformed, "targetSpec must not contain U+0000")
 		}
 	}
 	return many, true, nil

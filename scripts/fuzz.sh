@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target for FUZZTIME (default 60s), one after another,
+# and stops at the first failure (quality.md R4). The failing input is left
+# in the package's testdata/fuzz/<Target>/: commit it as a regression seed
+# once the bug is fixed. Adding a target is one line in TARGETS.
+#   FUZZTIME=5m ./scripts/fuzz.sh            all targets, 5 minutes each
+#   ./scripts/fuzz.sh FuzzHello FuzzDispatch only these
+# CLAUDEMESH_FUZZ_BACKEND=postgres (with CLAUDEMESH_TEST_DATABASE_URL) runs
+# the broker targets on PostgreSQL instead of SQLite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME="${FUZZTIME:-60s}"
+# Minimizing each new interesting input may take up to 60 s by default,
+# during which no executions are counted; keep it short.
+FUZZMINIMIZETIME="${FUZZMINIMIZETIME:-5s}"
+
+TARGETS=(
+	"./internal/protocol FuzzDecodeClientFrame"
+	"./internal/protocol FuzzHelloSignature"
+	"./internal/broker FuzzDispatch"
+	"./internal/broker FuzzHello"
+	"./internal/invite FuzzParseV1Link"
+	"./internal/invite FuzzDecodeV1Token"
+	"./internal/invite FuzzV1SignRoundTrip"
+	"./internal/invite FuzzInviteCode"
+	"./internal/invite FuzzOwnerFingerprint"
+	"./internal/cli FuzzParseInviteRef"
+	"./internal/cli FuzzSplitCanonicalV2"
+	"./internal/config FuzzResolveConfig"
+	"./internal/cliconfig FuzzConfigRoundTrip"
+)
+
+summary=()
+for entry in "${TARGETS[@]}"; do
+	read -r pkg target <<<"$entry"
+	if [ $# -gt 0 ] && [[ " $* " != *" $target "* ]]; then
+		continue
+	fi
+	echo "=== $target ($pkg, $FUZZTIME)"
+	log="$(mktemp)"
+	if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" "$pkg" 2>&1 | tee "$log"; then
+		rm -f "$log"
+		echo "FAIL: $target" >&2
+		exit 1
+	fi
+	# The last progress line holds the totals: elapsed seconds and executions.
+	last="$(grep -E '^fuzz: elapsed: [0-9]+s, execs: [0-9]+' "$log" | tail -n 1 || true)"
+	rm -f "$log"
+	secs="$(sed -E 's/^fuzz: elapsed: ([0-9]+)s.*/\1/' <<<"$last")"
+	execs="$(sed -E 's/.*execs: ([0-9]+).*/\1/' <<<"$last")"
+	if [ -n "$last" ] && [ "$secs" -gt 0 ]; then
+		load="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')"
+		summary+=("$(printf '%-24s %10s execs in %4ss = %7s/s  (load %s)' "$target" "$execs" "$secs" "$((execs / secs))" "$load")")
+	fi
+done
+
+echo "=== summary (load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"
+printf '%s\n' "${summary[@]}"
