@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/claudemesh/claudemesh/internal/protocol"
 )
@@ -103,6 +104,11 @@ func (p V1Payload) Validate() error {
 	} {
 		if strings.Contains(f.val, "|") {
 			return fmt.Errorf("invite %s must not contain '|'", f.name)
+		}
+		// JSON turns invalid UTF-8 into U+FFFD, so the token would carry
+		// other bytes than the ones signed, and never verify.
+		if !utf8.ValidString(f.val) {
+			return fmt.Errorf("invite %s is not valid UTF-8", f.name)
 		}
 	}
 	if err := v1BrokerURLError(p.BrokerURL); err != nil {
