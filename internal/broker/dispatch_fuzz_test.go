@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -77,14 +78,26 @@ var responseShapes = map[string]func() any{
 	"push": func() any { return &protocol.Push{} }, "state_change": func() any { return &protocol.StateChange{} },
 }
 
-// fuzzBackend is SQLite (each fuzz worker gets its own temp database), or
-// PostgreSQL when CLAUDEMESH_FUZZ_BACKEND=postgres (a schema per worker).
-func fuzzBackend(f *testing.F) storetest.Backend {
+// fuzzBackends are the stores the broker fuzz targets run against. While
+// fuzzing: SQLite only (each fuzz worker process starts its own broker with
+// its own temp database). As ordinary tests (the seeds, in `make test`):
+// PostgreSQL too whenever it is configured or required, since some inputs
+// fail only there. CLAUDEMESH_FUZZ_BACKEND=sqlite|postgres forces one.
+func fuzzBackends(f *testing.F) []storetest.Backend {
 	bs := storetest.Backends(f)
-	if os.Getenv("CLAUDEMESH_FUZZ_BACKEND") == "postgres" {
-		return bs[1]
+	switch os.Getenv("CLAUDEMESH_FUZZ_BACKEND") {
+	case "sqlite":
+		return bs[:1]
+	case "postgres":
+		return bs[1:]
 	}
-	return bs[0]
+	if fz := flag.Lookup("test.fuzz"); fz != nil && fz.Value.String() != "" {
+		return bs[:1]
+	}
+	if os.Getenv(storetest.EnvDatabaseURL) != "" || os.Getenv(storetest.EnvRequirePostgres) == "1" || os.Getenv("CI") != "" {
+		return bs
+	}
+	return bs[:1]
 }
 
 // fuzzSession is one authenticated socket read synchronously by the fuzz
@@ -93,11 +106,12 @@ type fuzzSession struct {
 	ws       *websocket.Conn
 	seq      int
 	maxBytes int
+	backend  string
 }
 
-func newFuzzSession(f *testing.F) *fuzzSession {
+func newFuzzSession(f *testing.F, b storetest.Backend) *fuzzSession {
 	var maxBytes int
-	h := startBroker(f, fuzzBackend(f), func(c *config.Broker, o *broker.Options) {
+	h := startBroker(f, b, func(c *config.Broker, o *broker.Options) {
 		c.SendRatePerSec = 1 << 20 // explore routing, not the rate limiter
 		o.PingInterval = time.Hour // the fuzz loop reads only while it runs
 		maxBytes = c.MaxMessageBytes
@@ -113,7 +127,7 @@ func newFuzzSession(f *testing.F) *fuzzSession {
 	}
 	ws.SetReadLimit(1 << 24)
 	f.Cleanup(func() { ws.CloseNow() })
-	fs := &fuzzSession{ws: ws, maxBytes: maxBytes}
+	fs := &fuzzSession{ws: ws, maxBytes: maxBytes, backend: b.Name}
 	hello, _ := json.Marshal(alice.hello().Frame())
 	if got := fs.exchange(f, hello, ""); len(got) != 1 || got[0].Type != "hello_ack" {
 		f.Fatalf("hello: %v", got)
@@ -183,32 +197,43 @@ func (fs *fuzzSession) readN(ctx context.Context, t testing.TB, n int) []brokerF
 // or a state-dependent code, exactly one reply echoing _reqId (and id for
 // send and unknown types).
 func FuzzDispatch(f *testing.F) {
-	fs := newFuzzSession(f)
+	var sessions []*fuzzSession
+	for _, b := range fuzzBackends(f) {
+		sessions = append(sessions, newFuzzSession(f, b))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fs.seq++
-		ping := fmt.Sprintf("fuzz-ping-%d-%x", fs.seq, time.Now().UnixNano())
-		frames := fs.exchange(t, data, ping)
-		var replies []brokerFrame
-		for _, bf := range frames {
-			shape, ok := responseShapes[bf.Type]
-			if !ok {
-				t.Fatalf("undocumented broker frame type %q: %s", bf.Type, bf.raw)
-			}
-			if err := json.Unmarshal(bf.raw, shape()); err != nil {
-				t.Fatalf("%s frame does not fit its struct: %v\n%s", bf.Type, err, bf.raw)
-			}
-			if bf.Type == "error" && !catalogue[bf.Code] {
-				t.Fatalf("error code %q is not in the catalogue: %s", bf.Code, bf.raw)
-			}
-			if bf.Code == protocol.CodeUnavailable {
-				t.Fatalf("the store failed on this input: %s\ninput %q", bf.raw, data)
-			}
-			if bf.Type != "push" && bf.Type != "state_change" { // unsolicited frames
-				replies = append(replies, bf)
-			}
+		for _, fs := range sessions {
+			fs.dispatch(t, data)
 		}
-		checkAnswer(t, fs.maxBytes, data, replies)
 	})
+}
+
+// dispatch sends one input and checks everything that came back.
+func (fs *fuzzSession) dispatch(t *testing.T, data []byte) {
+	t.Helper()
+	fs.seq++
+	ping := fmt.Sprintf("fuzz-ping-%d-%x", fs.seq, time.Now().UnixNano())
+	frames := fs.exchange(t, data, ping)
+	var replies []brokerFrame
+	for _, bf := range frames {
+		shape, ok := responseShapes[bf.Type]
+		if !ok {
+			t.Fatalf("undocumented broker frame type %q: %s", bf.Type, bf.raw)
+		}
+		if err := json.Unmarshal(bf.raw, shape()); err != nil {
+			t.Fatalf("%s frame does not fit its struct: %v\n%s", bf.Type, err, bf.raw)
+		}
+		if bf.Type == "error" && !catalogue[bf.Code] {
+			t.Fatalf("error code %q is not in the catalogue: %s", bf.Code, bf.raw)
+		}
+		if bf.Code == protocol.CodeUnavailable {
+			t.Fatalf("the %s store failed on this input: %s\ninput %q", fs.backend, bf.raw, data)
+		}
+		if bf.Type != "push" && bf.Type != "state_change" { // unsolicited frames
+			replies = append(replies, bf)
+		}
+	}
+	checkAnswer(t, fs.maxBytes, data, replies)
 }
 
 func checkAnswer(t *testing.T, maxBytes int, data []byte, replies []brokerFrame) {

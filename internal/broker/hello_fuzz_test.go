@@ -17,6 +17,7 @@ import (
 	"github.com/claudemesh/claudemesh/internal/meshadmin"
 	"github.com/claudemesh/claudemesh/internal/protocol"
 	"github.com/claudemesh/claudemesh/internal/store"
+	"github.com/claudemesh/claudemesh/internal/store/storetest"
 	"github.com/claudemesh/claudemesh/internal/testkit"
 )
 
@@ -40,8 +41,7 @@ type helloWorld struct {
 	seen map[string]bool // pubkey|signature of every accepted hello (the replay oracle)
 }
 
-func newHelloWorld(f *testing.F) *helloWorld {
-	b := fuzzBackend(f)
+func newHelloWorld(f *testing.F, b storetest.Backend) *helloWorld {
 	var maxBytes int
 	h := startBroker(f, b, func(c *config.Broker, o *broker.Options) {
 		c.MaxConnsPerMesh = 1 << 20 // capacity has its own test; here it would only add noise
@@ -81,68 +81,80 @@ func identityFromSeed(s string) testkit.Identity {
 // of the first failing check, an error frame and a 1008 close with that
 // code as reason. No input may hang the broker.
 func FuzzHello(f *testing.F) {
-	w := newHelloWorld(f)
+	var worlds []*helloWorld
+	for _, b := range fuzzBackends(f) {
+		worlds = append(worlds, newHelloWorld(f, b))
+	}
 	f.Fuzz(func(t *testing.T, meshSel, memberSel, keySel, signerSel, sessSel uint8,
 		meshID, memberID, pubkey, signature, sessionPubkey, sessionSignature string, tsOffsetMs int64, extra []byte) {
-		now := time.Now()
-		ts := saturatingAdd(now.UnixMilli(), tsOffsetMs)
-		fr := map[string]any{"type": "hello", "sessionId": "fuzz-session", "pid": 1, "cwd": "/fuzz", "timestamp": ts,
-			"protocol": 2, "capabilities": []string{"client_ack"}}
-		fr["meshId"] = pick(meshSel, meshID, w.h.mesh.ID, w.mesh2)
-		fr["memberId"] = pick(memberSel, memberID, w.alice.member.ID, w.bob.member.ID, w.carol.member.ID, w.alice2.member.ID)
-		fr["pubkey"] = pick(keySel, pubkey, w.alice.id.Hex(), w.bob.id.Hex(), w.carol.id.Hex(), w.mallory.Hex())
-		canon := protocol.HelloCanonical(fr["meshId"].(string), fr["memberId"].(string), fr["pubkey"].(string), ts)
-		signers := []testkit.Identity{w.alice.id, w.bob.id, w.carol.id, w.mallory}
-		if i := int(signerSel) % (len(signers) + 1); i < len(signers) {
-			fr["signature"] = protocol.SignHex(signers[i].Priv, canon)
-		} else {
-			fr["signature"] = signature
+		for _, w := range worlds {
+			w.hello(t, meshSel, memberSel, keySel, signerSel, sessSel, meshID, memberID, pubkey, signature, sessionPubkey, sessionSignature, tsOffsetMs, extra)
 		}
-		sessCanon := protocol.SessionCanonical(fr["meshId"].(string), fr["memberId"].(string), fr["pubkey"].(string), w.sessionID.Hex(), ts)
-		switch sessSel % 5 {
-		case 1: // a proven session key
-			fr["sessionPubkey"], fr["sessionSignature"] = w.sessionID.Hex(), protocol.SignHex(w.sessionID.Priv, sessCanon)
-		case 2: // the session key with a fuzzed proof
-			fr["sessionPubkey"], fr["sessionSignature"] = w.sessionID.Hex(), sessionSignature
-		case 3: // both fuzzed
-			fr["sessionPubkey"], fr["sessionSignature"] = sessionPubkey, sessionSignature
-		case 4: // the proof signed by the member key instead of the session key
-			fr["sessionPubkey"], fr["sessionSignature"] = w.sessionID.Hex(), protocol.SignHex(w.alice.id.Priv, sessCanon)
-		}
-		data := mergeJSON(t, fr, extra)
-
-		allowed := w.expect(data, now)
-		c := testkit.Dial(t, w.h.wsURL)
-		c.SendRaw(data)
-		reply := c.WaitFor(func(m map[string]any) bool { return m["type"] == "hello_ack" || m["type"] == "error" })
-		got := "hello_ack"
-		if reply["type"] == "error" {
-			got, _ = reply["code"].(string)
-		}
-		if !allowed[got] {
-			t.Fatalf("hello %s\ngot %v, allowed %v", data, reply, keys(allowed))
-		}
-		if got != "hello_ack" {
-			if !helloRefusals[got] {
-				t.Fatalf("refused with %q, not a documented hello code", got)
-			}
-			err, ok := c.WaitClosed(5 * time.Second)
-			if !ok {
-				t.Fatalf("refused (%s) but the socket stayed open", got)
-			}
-			if code, reason := testkit.CloseCode(err); code != 1008 || reason != got {
-				t.Fatalf("refused (%s) but closed with %d %q", got, code, reason)
-			}
-			return
-		}
-		hf, _ := protocol.DecodeClientFrame(data)
-		if reply["meshId"] != hf.MeshID || reply["memberId"] != hf.MemberID || reply["protocol"] != float64(2) {
-			t.Fatalf("hello_ack %v does not match hello %s", reply, data)
-		}
-		w.mu.Lock()
-		w.seen[hf.Pubkey+"|"+hf.Signature] = true
-		w.mu.Unlock()
 	})
+}
+
+// hello builds one hello from the fuzz input, sends it and checks the answer.
+func (w *helloWorld) hello(t *testing.T, meshSel, memberSel, keySel, signerSel, sessSel uint8,
+	meshID, memberID, pubkey, signature, sessionPubkey, sessionSignature string, tsOffsetMs int64, extra []byte) {
+	t.Helper()
+	now := time.Now()
+	ts := saturatingAdd(now.UnixMilli(), tsOffsetMs)
+	fr := map[string]any{"type": "hello", "sessionId": "fuzz-session", "pid": 1, "cwd": "/fuzz", "timestamp": ts,
+		"protocol": 2, "capabilities": []string{"client_ack"}}
+	fr["meshId"] = pick(meshSel, meshID, w.h.mesh.ID, w.mesh2)
+	fr["memberId"] = pick(memberSel, memberID, w.alice.member.ID, w.bob.member.ID, w.carol.member.ID, w.alice2.member.ID)
+	fr["pubkey"] = pick(keySel, pubkey, w.alice.id.Hex(), w.bob.id.Hex(), w.carol.id.Hex(), w.mallory.Hex())
+	canon := protocol.HelloCanonical(fr["meshId"].(string), fr["memberId"].(string), fr["pubkey"].(string), ts)
+	signers := []testkit.Identity{w.alice.id, w.bob.id, w.carol.id, w.mallory}
+	if i := int(signerSel) % (len(signers) + 1); i < len(signers) {
+		fr["signature"] = protocol.SignHex(signers[i].Priv, canon)
+	} else {
+		fr["signature"] = signature
+	}
+	sessCanon := protocol.SessionCanonical(fr["meshId"].(string), fr["memberId"].(string), fr["pubkey"].(string), w.sessionID.Hex(), ts)
+	switch sessSel % 5 {
+	case 1: // a proven session key
+		fr["sessionPubkey"], fr["sessionSignature"] = w.sessionID.Hex(), protocol.SignHex(w.sessionID.Priv, sessCanon)
+	case 2: // the session key with a fuzzed proof
+		fr["sessionPubkey"], fr["sessionSignature"] = w.sessionID.Hex(), sessionSignature
+	case 3: // both fuzzed
+		fr["sessionPubkey"], fr["sessionSignature"] = sessionPubkey, sessionSignature
+	case 4: // the proof signed by the member key instead of the session key
+		fr["sessionPubkey"], fr["sessionSignature"] = w.sessionID.Hex(), protocol.SignHex(w.alice.id.Priv, sessCanon)
+	}
+	data := mergeJSON(t, fr, extra)
+
+	allowed := w.expect(data, now)
+	c := testkit.Dial(t, w.h.wsURL)
+	c.SendRaw(data)
+	reply := c.WaitFor(func(m map[string]any) bool { return m["type"] == "hello_ack" || m["type"] == "error" })
+	got := "hello_ack"
+	if reply["type"] == "error" {
+		got, _ = reply["code"].(string)
+	}
+	if !allowed[got] {
+		t.Fatalf("hello %s\ngot %v, allowed %v", data, reply, keys(allowed))
+	}
+	if got != "hello_ack" {
+		if !helloRefusals[got] {
+			t.Fatalf("refused with %q, not a documented hello code", got)
+		}
+		err, ok := c.WaitClosed(5 * time.Second)
+		if !ok {
+			t.Fatalf("refused (%s) but the socket stayed open", got)
+		}
+		if code, reason := testkit.CloseCode(err); code != 1008 || reason != got {
+			t.Fatalf("refused (%s) but closed with %d %q", got, code, reason)
+		}
+		return
+	}
+	hf, _ := protocol.DecodeClientFrame(data)
+	if reply["meshId"] != hf.MeshID || reply["memberId"] != hf.MemberID || reply["protocol"] != float64(2) {
+		t.Fatalf("hello_ack %v does not match hello %s", reply, data)
+	}
+	w.mu.Lock()
+	w.seen[hf.Pubkey+"|"+hf.Signature] = true
+	w.mu.Unlock()
 }
 
 // expect is the oracle: the set of outcomes the broker may answer with.

@@ -68,6 +68,11 @@ func New(base string) (*Client, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("broker URL %q is not an absolute URL like http://host:7900", base)
 	}
+	if strings.Trim(u.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]") != "" {
+		// url.Parse unescapes %XX and keeps raw bytes in hosts; String()
+		// re-escapes them, so Base would not name the host it was made from.
+		return nil, fmt.Errorf("broker URL %q: the host must be ASCII (an IP address or a punycode xn-- name)", base)
+	}
 	switch u.Scheme {
 	case "http", "https":
 	case "ws":

@@ -52,6 +52,9 @@ func parseInviteRef(arg, defaultBroker string) (inviteRef, error) {
 	if u.Host == "" || u.User != nil || u.RawQuery != "" {
 		return inviteRef{}, usagef("invite link %q must look like https://host/i/<code> with no user info or query", clip(arg, 60))
 	}
+	if _, err := brokerapi.New(u.Scheme + "://" + u.Host); err != nil {
+		return inviteRef{}, usagef("%v", err)
+	}
 	path := u.EscapedPath()
 	if i := strings.LastIndex(path, "/join/"); i >= 0 {
 		token, err := invite.ParseV1Link(arg)
