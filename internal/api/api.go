@@ -3,6 +3,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -113,7 +114,29 @@ func decodeJSON(body []byte, v any) error {
 		}
 		return malformed("the request body is not a JSON object: %v", err)
 	}
+	if hasNULString(body) {
+		// PostgreSQL text cannot hold U+0000; refuse it here as the client's
+		// mistake rather than fail in the store as "unavailable".
+		return malformed("a string in the request body contains U+0000")
+	}
 	return nil
+}
+
+// hasNULString reports whether any JSON string (key or value) holds U+0000.
+func hasNULString(body []byte) bool {
+	if !bytes.Contains(body, []byte(`\u0000`)) {
+		return false // JSON can carry U+0000 only as this escape
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if s, ok := tok.(string); ok && strings.ContainsRune(s, 0) {
+			return true
+		}
+	}
 }
 
 // brokerURL is the WebSocket URL clients connect to.

@@ -96,6 +96,11 @@ func TestFailedClaimsConsumeNothing(t *testing.T) {
 				zero := protocol.EncodeB64URL(make([]byte, 32))
 				return signedClaim(j, code, zero)
 			}},
+			{name: "display name with U+0000", status: 400, code: "malformed", body: func(j joiner) map[string]any {
+				b := j.claimBody(code)
+				b["display_name"] = "Da\x00na"
+				return b
+			}},
 			{name: "claim signed by another key", status: 400, code: "bad_signature", body: func(j joiner) map[string]any {
 				b := j.claimBody(code)
 				b["signature"] = newJoiner(t).claimBody(code)["signature"]
