@@ -196,11 +196,9 @@ func (c *committer) commitBatch(batch []*commitReq) {
 	}
 	for i, r := range batch {
 		if !results[i].Duplicate {
+			// The message_sent audit row was written by the commit itself.
 			c.b.dispatch(&r.msg, r.frame)
 			c.b.cluster.noteCommitted(&r.msg, results[i].Seq)
-			c.b.audit(r.msg.MeshID, "message_sent", r.msg.SenderMemberPubkey, map[string]any{
-				"message_id": r.msg.ID, "recipients": results[i].Recipients,
-				"size_bytes": len(r.msg.Nonce) + len(r.msg.Ciphertext), "priority": r.msg.Priority})
 		}
 		r.done(results[i], nil)
 	}

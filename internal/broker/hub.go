@@ -16,6 +16,7 @@ type memberSession struct {
 type meshSessions struct {
 	live    map[memberSession]*session
 	dropped map[memberSession]time.Time // recently ended, resumable until the time
+	view    *routeView                  // built lazily from live; nil after any change to live
 }
 
 // hub holds every authenticated session of this node. Routing reads it
@@ -63,6 +64,7 @@ func (h *hub) register(s *session, maxConns int) (admission, bool) {
 	}
 	delete(m.dropped, key)
 	m.live[key] = s
+	m.view = nil
 	return a, true
 }
 
@@ -77,6 +79,7 @@ func (h *hub) unregister(s *session) bool {
 		return false
 	}
 	delete(m.live, s.key())
+	m.view = nil
 	now := h.b.now()
 	m.dropped[s.key()] = now.Add(h.b.opts.ResumeWindow)
 	for k, until := range m.dropped { // prune lazily; bounded by sessions seen in the window

@@ -14,6 +14,30 @@ type meshMembers struct {
 	mesh     store.Mesh
 	byID     map[string]store.Member
 	byPubkey map[string]string // pubkey -> member id
+	// snap is the read-only view routing uses, built on first use after a
+	// change and dropped by every change (apply, setGroups), so a send
+	// neither copies the member list nor holds c.mu while it routes.
+	snap *memberSnapshot
+}
+
+// memberSnapshot is an immutable view of one mesh's members: never modify
+// it or its slice; a change builds a new one.
+type memberSnapshot struct {
+	list     []store.Member
+	byPubkey map[string]int // pubkey -> index in list
+}
+
+func (m *meshMembers) snapshotLocked() *memberSnapshot {
+	if m.snap != nil {
+		return m.snap
+	}
+	sn := &memberSnapshot{list: make([]store.Member, 0, len(m.byID)), byPubkey: make(map[string]int, len(m.byID))}
+	for _, mem := range m.byID {
+		sn.byPubkey[mem.Pubkey] = len(sn.list)
+		sn.list = append(sn.list, mem)
+	}
+	m.snap = sn
+	return sn
 }
 
 // memberCache keeps mesh memberships in memory so hellos and routing do not
@@ -115,19 +139,30 @@ func (c *memberCache) member(ctx context.Context, meshID, memberID string) (stor
 	return m.mesh, mem, nil
 }
 
-// list returns the live members of a mesh.
+// list returns the live members of a mesh. The slice is shared: read only.
 func (c *memberCache) list(ctx context.Context, meshID string) ([]store.Member, error) {
+	sn, err := c.snapshot(ctx, meshID)
+	if err != nil {
+		return nil, err
+	}
+	return sn.list, nil
+}
+
+// snapshot returns the mesh's current read-only member view.
+func (c *memberCache) snapshot(ctx context.Context, meshID string) (*memberSnapshot, error) {
 	m, err := c.mesh(ctx, meshID)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]store.Member, 0, len(m.byID))
-	for _, mem := range m.byID {
-		out = append(out, mem)
+	sn := m.snap
+	c.mu.RUnlock()
+	if sn != nil {
+		return sn, nil
 	}
-	return out, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return m.snapshotLocked(), nil
 }
 
 // byPubkey finds a live member by its ed25519 key.
@@ -152,6 +187,7 @@ func (c *memberCache) apply(mem store.Member) (revoked bool) {
 	if m == nil {
 		return false
 	}
+	m.snap = nil
 	old, had := m.byID[mem.ID]
 	if had {
 		delete(m.byPubkey, old.Pubkey)
@@ -171,6 +207,7 @@ func (c *memberCache) setGroups(meshID, memberID string, groups []store.Group) {
 	defer c.mu.Unlock()
 	c.gen++
 	if m := c.meshes[meshID]; m != nil {
+		m.snap = nil
 		if mem, ok := m.byID[memberID]; ok {
 			mem.Groups = groups
 			m.byID[memberID] = mem

@@ -17,20 +17,23 @@ type route struct {
 }
 
 // resolver expands targets against one snapshot of the mesh (protocol.md §3).
+// Both snapshots are shared read-only views (routeView, memberSnapshot):
+// routing a send copies neither the member list nor the session table.
 type resolver struct {
-	sender   *session
-	sessions []*session // live, non-ephemeral
-	members  []store.Member
-	seen     map[memberSession]bool
-	out      []store.Recipient
-	matched  bool // the current target reached someone (maybe already added)
+	sender  *session
+	local   *routeView // live, non-ephemeral sessions of this node
+	remote  *routeView // sessions on other nodes (cluster), after local ones
+	members *memberSnapshot
+	seen    map[memberSession]bool
+	out     []store.Recipient
+	matched bool // the current target reached someone (maybe already added)
 }
 
 // resolve expands targets. A target naming nobody triggers one reload of
 // the mesh's members from the store before no_such_peer is final, so a member
 // added a moment ago by another process is reachable at once.
 func (b *Broker) resolve(ctx context.Context, s *session, targets []string) (route, *protocol.Error) {
-	members, err := b.members.list(ctx, s.meshID)
+	members, err := b.members.snapshot(ctx, s.meshID)
 	if err != nil {
 		return route{}, errStoreDown
 	}
@@ -41,20 +44,17 @@ func (b *Broker) resolve(ctx context.Context, s *session, targets []string) (rou
 	if _, err := b.members.reload(ctx, s.meshID); err != nil {
 		return route{}, errStoreDown
 	}
-	if members, err = b.members.list(ctx, s.meshID); err != nil {
+	if members, err = b.members.snapshot(ctx, s.meshID); err != nil {
 		return route{}, errStoreDown
 	}
 	return b.resolveAgainst(s, members, targets)
 }
 
-func (b *Broker) resolveAgainst(s *session, members []store.Member, targets []string) (route, *protocol.Error) {
-	rv := &resolver{sender: s, members: members, seen: map[memberSession]bool{}}
-	for _, x := range b.hub.sessions(s.meshID) {
-		if !x.ephemeral {
-			rv.sessions = append(rv.sessions, x)
-		}
-	}
-	rv.sessions = append(rv.sessions, b.cluster.remoteSessions(s.meshID)...) // after local ones: a session mid-move routes here
+func (b *Broker) resolveAgainst(s *session, members *memberSnapshot, targets []string) (route, *protocol.Error) {
+	rv := &resolver{sender: s, members: members, local: b.hub.routeView(s.meshID), seen: make(map[memberSession]bool, 2)}
+	// Sessions on other nodes come after local ones: a session mid-move
+	// routes here. Indexed per send; empty (and free) on a single node.
+	rv.remote = indexSessions(b.cluster.remoteSessions(s.meshID))
 	rt := route{kind: protocol.KindDirect}
 	groups := map[string]bool{}
 	for _, t := range targets {
@@ -83,13 +83,16 @@ func (b *Broker) resolveAgainst(s *session, members []store.Member, targets []st
 	return rt, nil
 }
 
+// views lists where live sessions are looked up, local first.
+func (rv *resolver) views() [2]*routeView { return [2]*routeView{rv.local, rv.remote} }
+
 // add expands one target and returns its kind.
 func (rv *resolver) add(t string) (string, *protocol.Error) {
 	switch {
 	case strings.HasPrefix(t, "#") || strings.HasPrefix(t, "tag:"):
 		return "", protocol.Errorf(protocol.CodeUnsupportedTarget, "channel (#) and tag: targets are not supported")
 	case t == "*" || t == "@all":
-		for _, m := range rv.members {
+		for _, m := range rv.members.list {
 			rv.addMember(m)
 		}
 		return protocol.KindBroadcast, nil
@@ -125,8 +128,8 @@ func (rv *resolver) addSession(x *session, pinned bool) {
 // queued: only its other live sessions receive.
 func (rv *resolver) addMember(m store.Member) {
 	live := false
-	for _, x := range rv.sessions {
-		if x.member.ID == m.ID {
+	for _, v := range rv.views() {
+		for _, x := range v.byMember[m.ID] {
 			live = true
 			rv.addSession(x, false)
 		}
@@ -158,16 +161,17 @@ func (rv *resolver) addGroup(name string) *protocol.Error {
 		return protocol.Errorf(protocol.CodeNoSuchPeer, "no group "+quoteTarget(name)+": group names match [a-z0-9][a-z0-9_-/]{0,63}")
 	}
 	found := false
-	liveMembers := map[string]bool{}
-	for _, x := range rv.sessions {
-		liveMembers[x.member.ID] = true
-		if hasGroup(x.snapshotGroups(), name) {
-			found = true
-			rv.addSession(x, false)
+	for _, v := range rv.views() {
+		for _, x := range v.sessions {
+			if hasGroup(x.snapshotGroups(), name) {
+				found = true
+				rv.addSession(x, false)
+			}
 		}
 	}
-	for _, m := range rv.members {
-		if !liveMembers[m.ID] && hasGroup(wireGroups(m.Groups), name) {
+	for _, m := range rv.members.list {
+		live := len(rv.local.byMember[m.ID]) > 0 || len(rv.remote.byMember[m.ID]) > 0
+		if !live && hasGroup(wireGroups(m.Groups), name) {
 			found = true
 			rv.addMember(m)
 		}
@@ -179,17 +183,15 @@ func (rv *resolver) addGroup(name string) *protocol.Error {
 }
 
 func (rv *resolver) addPubkey(pk string) *protocol.Error {
-	for _, x := range rv.sessions {
-		if x.sessionPubkey == pk {
+	for _, v := range rv.views() {
+		if x := v.byKey[pk]; x != nil {
 			rv.addSession(x, true)
 			return nil
 		}
 	}
-	for _, m := range rv.members {
-		if m.Pubkey == pk {
-			rv.addMember(m)
-			return nil
-		}
+	if i, ok := rv.members.byPubkey[pk]; ok {
+		rv.addMember(rv.members.list[i])
+		return nil
 	}
 	return protocol.Errorf(protocol.CodeNoSuchPeer, "no peer or member with pubkey "+pk[:16]+"... in this mesh")
 }
@@ -209,15 +211,17 @@ func (rv *resolver) addName(name string) *protocol.Error {
 		}
 		return cands[m.ID]
 	}
-	for _, m := range rv.members {
+	for _, m := range rv.members.list {
 		if strings.EqualFold(m.DisplayName, name) {
 			get(m).byMember = true
 		}
 	}
-	for _, x := range rv.sessions {
-		if strings.EqualFold(x.displayName, name) {
-			c := get(x.member)
-			c.sessions = append(c.sessions, x)
+	for _, v := range rv.views() {
+		for _, x := range v.sessions {
+			if strings.EqualFold(x.displayName, name) {
+				c := get(x.member)
+				c.sessions = append(c.sessions, x)
+			}
 		}
 	}
 	switch len(cands) {

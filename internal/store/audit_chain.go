@@ -58,18 +58,38 @@ func canonicalDetails(d map[string]any) (string, error) {
 	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }
 
-// chainLink is one row being appended, computed from its mesh's head.
-func chainLink(e AuditEntry, head AuditHead) (AuditRecord, error) {
-	details, err := canonicalDetails(e.Details)
-	if err != nil {
-		return AuditRecord{}, err
+// pendingAudit is an entry whose details are already canonical JSON: the
+// form every chain writer appends.
+type pendingAudit struct {
+	meshID, event, actor, details string
+	at                            time.Time
+}
+
+// pendingAudits canonicalizes entries, dropping those that name no mesh.
+func pendingAudits(entries []AuditEntry) ([]pendingAudit, error) {
+	out := make([]pendingAudit, 0, len(entries))
+	for _, e := range entries {
+		if e.MeshID == "" {
+			continue
+		}
+		details, err := canonicalDetails(e.Details)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pendingAudit{meshID: e.MeshID, at: e.At, event: e.Event, actor: e.Actor, details: details})
 	}
-	at := e.At
+	return out, nil
+}
+
+// chainLink is one row being appended, computed from its mesh's head.
+func chainLink(e pendingAudit, head AuditHead) (AuditRecord, error) {
+	at := e.at
 	if at.IsZero() {
 		at = time.Now()
 	}
-	r := AuditRecord{MeshID: e.MeshID, Seq: head.Seq + 1, At: toMS(at), Event: e.Event, Actor: e.Actor,
-		Details: details, PrevHash: head.Hash}
+	r := AuditRecord{MeshID: e.meshID, Seq: head.Seq + 1, At: toMS(at), Event: e.event, Actor: e.actor,
+		Details: e.details, PrevHash: head.Hash}
+	var err error
 	if r.Hash, err = AuditHash(r); err != nil {
 		return AuditRecord{}, err
 	}
@@ -78,16 +98,16 @@ func chainLink(e AuditEntry, head AuditHead) (AuditRecord, error) {
 
 // groupByMesh keeps the given order inside each mesh and lists meshes in
 // sorted order, so writers lock chain heads in one global order.
-func groupByMesh(entries []AuditEntry) (meshes []string, byMesh map[string][]AuditEntry) {
-	byMesh = map[string][]AuditEntry{}
+func groupByMesh(entries []pendingAudit) (meshes []string, byMesh map[string][]pendingAudit) {
+	byMesh = map[string][]pendingAudit{}
 	for _, e := range entries {
-		if e.MeshID == "" {
+		if e.meshID == "" {
 			continue
 		}
-		if _, ok := byMesh[e.MeshID]; !ok {
-			meshes = append(meshes, e.MeshID)
+		if _, ok := byMesh[e.meshID]; !ok {
+			meshes = append(meshes, e.meshID)
 		}
-		byMesh[e.MeshID] = append(byMesh[e.MeshID], e)
+		byMesh[e.meshID] = append(byMesh[e.meshID], e)
 	}
 	slices.Sort(meshes)
 	return meshes, byMesh

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -16,38 +17,108 @@ func (s *pgStore) AppendAudit(ctx context.Context, entries []AuditEntry) error {
 
 // pgAppendAudit extends each mesh's chain inside tx. SELECT ... FOR UPDATE
 // on the mesh's head row makes every writer (this broker's batches, claims,
-// other brokers) extend a chain one at a time; heads are locked in sorted
-// mesh order so two batches cannot deadlock.
+// message commits, other brokers) extend a chain one at a time; heads are
+// locked in sorted mesh order so two writers cannot deadlock.
 func pgAppendAudit(ctx context.Context, tx pgx.Tx, entries []AuditEntry) error {
-	meshes, byMesh := groupByMesh(entries)
-	for _, meshID := range meshes {
-		if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (mesh_id, seq, hash)
-			SELECT id, 0, $2 FROM meshes WHERE id = $1 ON CONFLICT (mesh_id) DO NOTHING`, meshID, AuditGenesis); err != nil {
-			return err
-		}
-		var head AuditHead
-		err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_heads WHERE mesh_id = $1 FOR UPDATE`, meshID).Scan(&head.Seq, &head.Hash)
-		if errors.Is(err, pgx.ErrNoRows) {
+	pending, err := pendingAudits(entries)
+	if err != nil {
+		return err
+	}
+	meshes, _ := groupByMesh(pending)
+	heads, err := pgLockAuditHeads(ctx, tx, meshes)
+	if err != nil {
+		return err
+	}
+	b := &pgx.Batch{}
+	if err := pgQueueAudit(b, pending, heads); err != nil {
+		return err
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// pgAuditHeadsQuery locks the named meshes' head rows in mesh order.
+const pgAuditHeadsQuery = `SELECT mesh_id, seq, hash FROM audit_heads
+	WHERE mesh_id = ANY($1::text[]) ORDER BY mesh_id FOR UPDATE`
+
+// pgLockAuditHeads locks and returns the heads of meshes (sorted), creating
+// the missing ones first. Meshes that do not exist have no head and are
+// left out.
+func pgLockAuditHeads(ctx context.Context, tx pgx.Tx, meshes []string) (map[string]AuditHead, error) {
+	if len(meshes) == 0 {
+		return nil, nil
+	}
+	heads, err := pgScanAuditHeads(tx.Query(ctx, pgAuditHeadsQuery, meshes))
+	if err != nil || len(heads) == len(meshes) {
+		return heads, err
+	}
+	return pgCreateAuditHeads(ctx, tx, meshes)
+}
+
+// pgCreateAuditHeads inserts the missing heads of meshes (a mesh's first
+// audit row) and locks them all.
+func pgCreateAuditHeads(ctx context.Context, tx pgx.Tx, meshes []string) (map[string]AuditHead, error) {
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_heads (mesh_id, seq, hash)
+		SELECT id, 0, $2 FROM meshes WHERE id = ANY($1::text[]) ORDER BY id ON CONFLICT (mesh_id) DO NOTHING`,
+		meshes, AuditGenesis); err != nil {
+		return nil, err
+	}
+	return pgScanAuditHeads(tx.Query(ctx, pgAuditHeadsQuery, meshes))
+}
+
+func pgScanAuditHeads(rows pgx.Rows, err error) (map[string]AuditHead, error) {
+	if err != nil {
+		return nil, err
+	}
+	heads := make(map[string]AuditHead)
+	var mesh string
+	var h AuditHead
+	_, err = pgx.ForEachRow(rows, []any{&mesh, &h.Seq, &h.Hash}, func() error {
+		heads[mesh] = h
+		return nil
+	})
+	return heads, err
+}
+
+// pgQueueAudit chains entries onto the locked heads and queues one
+// multi-row insert of the rows and one update of the heads.
+func pgQueueAudit(b *pgx.Batch, entries []pendingAudit, heads map[string]AuditHead) error {
+	var (
+		mesh, event, actor, details, prev, hash []string
+		seq                                     []int64
+		at                                      []time.Time
+	)
+	moved := map[string]bool{}
+	for _, e := range entries {
+		head, ok := heads[e.meshID]
+		if !ok {
 			continue // e.g. auth_failed naming a mesh that does not exist
 		}
+		r, err := chainLink(e, head)
 		if err != nil {
 			return err
 		}
-		batch := &pgx.Batch{}
-		for _, e := range byMesh[meshID] {
-			r, err := chainLink(e, head)
-			if err != nil {
-				return err
-			}
-			batch.Queue(`INSERT INTO audit_log (mesh_id, seq, at, event, actor, details, prev_hash, hash)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.MeshID, r.Seq, r.At, r.Event, r.Actor, r.Details, r.PrevHash, r.Hash)
-			head = AuditHead{Seq: r.Seq, Hash: r.Hash}
-		}
-		batch.Queue(`UPDATE audit_heads SET seq = $2, hash = $3 WHERE mesh_id = $1`, meshID, head.Seq, head.Hash)
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
+		heads[e.meshID], moved[e.meshID] = AuditHead{Seq: r.Seq, Hash: r.Hash}, true
+		mesh, seq, at = append(mesh, r.MeshID), append(seq, r.Seq), append(at, r.At)
+		event, actor, details = append(event, r.Event), append(actor, r.Actor), append(details, r.Details)
+		prev, hash = append(prev, r.PrevHash), append(hash, r.Hash)
 	}
+	if len(mesh) == 0 {
+		return nil
+	}
+	b.Queue(`INSERT INTO audit_log (mesh_id, seq, at, event, actor, details, prev_hash, hash)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[],
+		 $6::text[], $7::text[], $8::text[])`, mesh, seq, at, event, actor, details, prev, hash)
+	var hMesh, hHash []string
+	var hSeq []int64
+	for m := range moved {
+		hMesh, hSeq, hHash = append(hMesh, m), append(hSeq, heads[m].Seq), append(hHash, heads[m].Hash)
+	}
+	b.Queue(`UPDATE audit_heads h SET seq = n.seq, hash = n.hash
+		FROM unnest($1::text[], $2::bigint[], $3::text[]) AS n(mesh_id, seq, hash)
+		WHERE h.mesh_id = n.mesh_id`, hMesh, hSeq, hHash)
 	return nil
 }
 

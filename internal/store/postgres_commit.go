@@ -11,8 +11,10 @@ import (
 )
 
 // CommitMessages writes the batch in one transaction with three round trips
-// after BEGIN: (1) idempotency locks, key lookup and seq allocation,
-// (2) key release plus multi-row inserts of messages and rows, (3) COMMIT.
+// after BEGIN: (1) idempotency locks, key lookup, seq allocation and the
+// audit chain heads' locks, (2) key release plus multi-row inserts of
+// messages, rows and message_sent audit rows, (3) COMMIT. A mesh's first
+// audit row costs one more round trip (creating its head).
 func (s *pgStore) CommitMessages(ctx context.Context, msgs []NewMessage, window time.Duration) ([]CommitResult, error) {
 	if len(msgs) == 0 {
 		return nil, nil
@@ -20,12 +22,18 @@ func (s *pgStore) CommitMessages(ctx context.Context, msgs []NewMessage, window 
 	var results []CommitResult
 	err := s.tx(ctx, "commit messages", func(tx pgx.Tx) error {
 		keys := batchKeys(msgs)
-		stored, seqs, err := pgPrepareCommit(ctx, tx, keys, len(msgs))
+		meshes := batchMeshes(msgs)
+		stored, seqs, heads, err := pgPrepareCommit(ctx, tx, keys, len(msgs), meshes)
 		if err != nil {
 			return err
 		}
+		if len(heads) < len(meshes) {
+			if heads, err = pgCreateAuditHeads(ctx, tx, meshes); err != nil {
+				return err
+			}
+		}
 		p := planCommit(msgs, window, stored)
-		if err := pgWriteCommit(ctx, tx, p, seqs); err != nil {
+		if err := pgWriteCommit(ctx, tx, p, seqs, heads); err != nil {
 			return err
 		}
 		results = p.finish(seqs)
@@ -37,10 +45,13 @@ func (s *pgStore) CommitMessages(ctx context.Context, msgs []NewMessage, window 
 	return results, nil
 }
 
-// pgPrepareCommit locks the senders' keys, loads their stored holders and
-// draws one seq per message. Drawing seqs here (rather than by column
-// default) makes seq order the batch order; seqs of duplicates go unused.
-func pgPrepareCommit(ctx context.Context, tx pgx.Tx, keys []cmidKey, n int) (map[cmidKey]priorMsg, []int64, error) {
+// pgPrepareCommit locks the senders' keys, loads their stored holders,
+// draws one seq per message and locks the meshes' audit heads (after the
+// key locks: every writer takes advisory locks before heads). Drawing seqs
+// here (rather than by column default) makes seq order the batch order;
+// seqs of duplicates go unused.
+func pgPrepareCommit(ctx context.Context, tx pgx.Tx, keys []cmidKey, n int, meshes []string) (
+	stored map[cmidKey]priorMsg, seqs []int64, heads map[string]AuditHead, err error) {
 	locks := senderLockIDs(keys)
 	b := &pgx.Batch{}
 	for _, id := range locks {
@@ -63,15 +74,16 @@ func pgPrepareCommit(ctx context.Context, tx pgx.Tx, keys []cmidKey, n int) (map
 			  WHERE sender_member_id = k.s AND client_message_id = k.c LIMIT 1) m`, senders, cmids)
 	}
 	b.Queue(`SELECT nextval('messages_seq_seq') FROM generate_series(1, $1)`, n)
+	b.Queue(pgAuditHeadsQuery, meshes)
 
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 	for range locks {
 		if _, err := br.Exec(); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	stored := make(map[cmidKey]priorMsg)
+	stored = make(map[cmidKey]priorMsg)
 	if len(keys) > 0 {
 		rows, _ := br.Query()
 		var k cmidKey
@@ -82,21 +94,35 @@ func pgPrepareCommit(ctx context.Context, tx pgx.Tx, keys []cmidKey, n int) (map
 			return nil
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	rows, _ := br.Query()
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, nil, err
+	if seqs, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return nil, nil, nil, err
 	}
 	if len(seqs) != n {
-		return nil, nil, fmt.Errorf("drew %d seqs for %d messages", len(seqs), n)
+		return nil, nil, nil, fmt.Errorf("drew %d seqs for %d messages", len(seqs), n)
 	}
 	// One nextval per row in one statement: sort in case rows came back in
 	// another order than they were drawn.
 	slices.Sort(seqs)
-	return stored, seqs, br.Close()
+	if heads, err = pgScanAuditHeads(br.Query()); err != nil {
+		return nil, nil, nil, err
+	}
+	return stored, seqs, heads, br.Close()
+}
+
+// batchMeshes lists the batch's meshes, sorted (the head lock order).
+func batchMeshes(msgs []NewMessage) []string {
+	var out []string
+	for i := range msgs {
+		if !slices.Contains(out, msgs[i].MeshID) {
+			out = append(out, msgs[i].MeshID)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // senderLockIDs returns one advisory lock id per sender of the keys, sorted
@@ -112,9 +138,9 @@ func senderLockIDs(keys []cmidKey) []int64 {
 	return slices.Compact(ids)
 }
 
-// pgWriteCommit releases superseded keys and inserts the new messages and
-// their rows with one multi-row statement each.
-func pgWriteCommit(ctx context.Context, tx pgx.Tx, p *commitPlan, seqs []int64) error {
+// pgWriteCommit releases superseded keys and inserts the new messages,
+// their rows and their audit rows with one multi-row statement each.
+func pgWriteCommit(ctx context.Context, tx pgx.Tx, p *commitPlan, seqs []int64, heads map[string]AuditHead) error {
 	var (
 		mSeq                                      []int64
 		mID, mMesh, mSender, mSess, mPub, mMemPub []string
@@ -164,6 +190,9 @@ func pgWriteCommit(ctx context.Context, tx pgx.Tx, p *commitPlan, seqs []int64) 
 		b.Queue(`INSERT INTO deliveries (message_seq, member_id, session_id, pinned, recipient_pubkey, recipient_name)
 			SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bool[], $5::text[], $6::text[])`,
 			dSeq, dMember, dSess, dPinned, dPub, dName)
+	}
+	if err := pgQueueAudit(b, p.sentAudits(), heads); err != nil {
+		return err
 	}
 	if b.Len() == 0 {
 		return nil

@@ -30,8 +30,9 @@ const SQLiteFile = "claudemesh.db"
 // order. Reads use r, a pool of query_only connections; in WAL mode they
 // read the last committed state and neither block nor wait for the writer.
 type sqliteStore struct {
-	w *sql.DB
-	r *sql.DB
+	w     *sql.DB
+	r     *sql.DB
+	stmts *sqliteStmts // prepared on w
 }
 
 // sqliteDSN builds a modernc.org/sqlite DSN.
@@ -84,15 +85,21 @@ func OpenSQLite(ctx context.Context, dataDir string) (Store, error) {
 		return nil, err
 	}
 
+	stmts, err := prepareSQLiteStmts(ctx, w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", sqliteDSN(path, true))
 	if err != nil {
+		stmts.close()
 		w.Close()
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &sqliteStore{w: w, r: r}
+	s := &sqliteStore{w: w, r: r, stmts: stmts}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -110,7 +117,7 @@ func (s *sqliteStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqliteStore) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.stmts.close(), s.r.Close(), s.w.Close())
 }
 
 // tx runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.

@@ -10,20 +10,24 @@ func (s *sqliteStore) AppendAudit(ctx context.Context, entries []AuditEntry) err
 	if len(entries) == 0 {
 		return nil
 	}
-	return s.tx(ctx, "append audit", func(tx *sql.Tx) error { return sqliteAppendAudit(ctx, tx, entries) })
+	pending, err := pendingAudits(entries)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, "append audit", func(tx *sql.Tx) error { return s.bind(ctx, tx).appendAudit(pending) })
 }
 
-// sqliteAppendAudit extends each mesh's chain inside tx. The single writer
-// connection serializes every appender, so reading the head and writing
-// the new head cannot interleave with another writer.
-func sqliteAppendAudit(ctx context.Context, tx *sql.Tx, entries []AuditEntry) error {
+// appendAudit extends each mesh's chain inside the transaction. The single
+// writer connection serializes every appender, so reading the head and
+// writing the new head cannot interleave with another writer.
+func (t *sqliteTx) appendAudit(entries []pendingAudit) error {
 	meshes, byMesh := groupByMesh(entries)
 	for _, meshID := range meshes {
 		var head AuditHead
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_heads WHERE mesh_id = ?`, meshID).Scan(&head.Seq, &head.Hash)
+		err := t.queryRow(t.ps.auditHead, meshID).Scan(&head.Seq, &head.Hash)
 		if errors.Is(err, sql.ErrNoRows) {
 			var one int
-			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM meshes WHERE id = ?`, meshID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			if err := t.queryRow(t.ps.meshExists, meshID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 				continue // e.g. auth_failed naming a mesh that does not exist
 			} else if err != nil {
 				return err
@@ -38,14 +42,12 @@ func sqliteAppendAudit(ctx context.Context, tx *sql.Tx, entries []AuditEntry) er
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_log (mesh_id, seq, at, event, actor, details, prev_hash, hash)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MeshID, r.Seq, msOf(r.At), r.Event, r.Actor, r.Details, r.PrevHash, r.Hash); err != nil {
+			if _, err := t.exec(t.ps.insertAudit, r.MeshID, r.Seq, msOf(r.At), r.Event, r.Actor, r.Details, r.PrevHash, r.Hash); err != nil {
 				return err
 			}
 			head = AuditHead{Seq: r.Seq, Hash: r.Hash}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_heads (mesh_id, seq, hash) VALUES (?, ?, ?)
-			ON CONFLICT (mesh_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, meshID, head.Seq, head.Hash); err != nil {
+		if _, err := t.exec(t.ps.setAuditHead, meshID, head.Seq, head.Hash); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,7 @@ func (s *sqliteStore) ClaimInvite(ctx context.Context, c Claim) (ClaimResult, er
 	var res ClaimResult
 	err := s.tx(ctx, "claim invite", func(tx *sql.Tx) error {
 		var err error
-		res, err = sqliteClaim(ctx, tx, c)
+		res, err = sqliteClaim(ctx, s.bind(ctx, tx), c)
 		return err
 	})
 	if err != nil {
@@ -21,7 +21,8 @@ func (s *sqliteStore) ClaimInvite(ctx context.Context, c Claim) (ClaimResult, er
 	return res, nil
 }
 
-func sqliteClaim(ctx context.Context, tx *sql.Tx, c Claim) (ClaimResult, error) {
+func sqliteClaim(ctx context.Context, t *sqliteTx, c Claim) (ClaimResult, error) {
+	tx := t.tx
 	var res ClaimResult
 	q, arg := `SELECT `+sqliteInviteCols+` FROM invite WHERE code = ?`, c.Code
 	if c.TokenHash != "" {
@@ -74,5 +75,9 @@ func sqliteClaim(ctx context.Context, tx *sql.Tx, c Claim) (ClaimResult, error) 
 		WHERE invite_id = ? AND accepted_at IS NULL AND revoked_at IS NULL`, msOf(c.Now), inv.ID); err != nil {
 		return res, err
 	}
-	return res, sqliteAppendAudit(ctx, tx, claimAudit(c, inv, res.Member))
+	pending, err := pendingAudits(claimAudit(c, inv, res.Member))
+	if err != nil {
+		return res, err
+	}
+	return res, t.appendAudit(pending)
 }
