@@ -58,18 +58,26 @@ func (b *Broker) handleSend(ctx context.Context, s *session, f *protocol.ClientF
 		SenderMemberPubkey: msg.SenderMemberPubkey, SenderName: msg.SenderName, Priority: msg.Priority,
 		Kind: msg.Kind, Group: msg.Group, Enc: msg.Enc, Nonce: msg.Nonce, Ciphertext: msg.Ciphertext, CreatedAt: now,
 	}))
-	s.sendSlots <- struct{}{} // bounds one session's unacked sends
+	// A slot bounds this session's sends whose reply is not yet written: the
+	// writer frees it after writing the ack or error, so replies can never
+	// pile up in the write queue faster than the socket takes them.
+	select {
+	case s.sendSlots <- struct{}{}:
+	case <-s.done:
+		return // closing: the send was never acked, the client resends it
+	}
 	s.pendingSends.Add(1)
 	b.commits.submit(ctx, msg, frame, func(res store.CommitResult, err error) {
-		defer func() { <-s.sendSlots; s.pendingSends.Done() }()
+		defer s.pendingSends.Done()
 		var perr *protocol.Error
+		reply := func(data []byte) { s.enqueue(&outFrame{data: data, sendReply: true}) }
 		switch {
 		case errors.As(err, &perr):
-			fail(perr)
+			reply(protocol.EncodeError(perr, f.ID, f.ReqID))
 		case err != nil:
-			fail(errStoreDown)
+			reply(protocol.EncodeError(errStoreDown, f.ID, f.ReqID))
 		default:
-			s.send(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, MessageID: res.MessageID,
+			reply(protocol.Encode(protocol.Ack{Type: protocol.TypeAck, ID: f.ID, MessageID: res.MessageID,
 				Queued: true, Recipients: res.Recipients, ReqID: f.ReqID}))
 		}
 	})

@@ -1,9 +1,11 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits on client-supplied strings. They keep one hostile frame from
@@ -102,8 +104,11 @@ func parseTargets(raw json.RawMessage) ([]string, bool, *Error) {
 	if len(raw) == 0 {
 		return nil, false, Errorf(CodeMalformed, "send needs a targetSpec")
 	}
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
+	one, ok := plainString(raw)
+	if !ok && raw[0] == '"' {
+		ok = json.Unmarshal(raw, &one) == nil
+	}
+	if ok {
 		if strings.TrimSpace(one) == "" {
 			return nil, false, Errorf(CodeMalformed, "targetSpec is empty")
 		}
@@ -128,6 +133,22 @@ func parseTargets(raw json.RawMessage) ([]string, bool, *Error) {
 		}
 	}
 	return many, true, nil
+}
+
+// plainString returns the value of a JSON string with no escapes, the
+// common case of a single target, without a second pass of the decoder.
+// raw comes from a decoded frame, so it is already valid JSON; a string
+// with escapes or invalid UTF-8 (which the decoder replaces) is left to
+// json.Unmarshal.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	if bytes.IndexByte(body, '\\') >= 0 || bytes.IndexByte(body, '"') >= 0 || !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
 }
 
 // ValidateStatus checks a set_status frame: status idle|working|dnd and

@@ -37,15 +37,17 @@ func (t *sqliteTx) appendAudit(entries []pendingAudit) error {
 		if err != nil {
 			return err
 		}
+		args := make([]any, 0, 8*len(byMesh[meshID]))
 		for _, e := range byMesh[meshID] {
 			r, err := chainLink(e, head)
 			if err != nil {
 				return err
 			}
-			if _, err := t.exec(t.ps.insertAudit, r.MeshID, r.Seq, msOf(r.At), r.Event, r.Actor, r.Details, r.PrevHash, r.Hash); err != nil {
-				return err
-			}
+			args = append(args, r.MeshID, r.Seq, msOf(r.At), r.Event, r.Actor, r.Details, r.PrevHash, r.Hash)
 			head = AuditHead{Seq: r.Seq, Hash: r.Hash}
+		}
+		if err := t.bulk(t.ps.insertAudit, args, nil); err != nil {
+			return err
 		}
 		if _, err := t.exec(t.ps.setAuditHead, meshID, head.Seq, head.Hash); err != nil {
 			return err

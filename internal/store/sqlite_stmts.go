@@ -8,18 +8,17 @@ import (
 )
 
 // sqliteStmts are the writer's hot statements, prepared once on its single
-// connection: the message path runs them once per row, and re-parsing SQL
-// per batch cost more than executing it. Inside a transaction they are used
+// connection: re-parsing multi-row SQL per batch cost more than running it. Inside a transaction they are used
 // through tx.StmtContext, which reuses the connection's prepared handle.
 type sqliteStmts struct {
-	insertMessage  *sql.Stmt
-	insertDelivery *sql.Stmt
-	keyHolder      *sql.Stmt
-	clearKey       *sql.Stmt
-	auditHead      *sql.Stmt
-	meshExists     *sql.Stmt
-	insertAudit    *sql.Stmt
-	setAuditHead   *sql.Stmt
+	insertMessages   *sqliteBulkInsert // RETURNING id, seq
+	insertDeliveries *sqliteBulkInsert
+	insertAudit      *sqliteBulkInsert
+	keyHolders       *sqliteBulkInsert // a VALUES list of (sender, key), not an insert
+	clearKey         *sql.Stmt
+	auditHead        *sql.Stmt
+	meshExists       *sql.Stmt
+	setAuditHead     *sql.Stmt
 }
 
 func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
@@ -28,20 +27,9 @@ func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&ps.insertMessage, `INSERT INTO messages
-			(id, mesh_id, sender_member_id, sender_session_id, sender_pubkey, sender_member_pubkey,
-			 sender_name, client_message_id, target_spec, priority, kind, grp, enc, nonce, ciphertext,
-			 recipient_count, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{&ps.insertDelivery, `INSERT INTO deliveries
-			(message_seq, member_id, session_id, pinned, recipient_pubkey, recipient_name) VALUES (?, ?, ?, ?, ?, ?)`},
-		{&ps.keyHolder, `SELECT seq, id, created_at, recipient_count FROM messages
-			WHERE sender_member_id = ? AND client_message_id = ?`},
 		{&ps.clearKey, `UPDATE messages SET client_message_id = NULL WHERE seq = ?`},
 		{&ps.auditHead, `SELECT seq, hash FROM audit_heads WHERE mesh_id = ?`},
 		{&ps.meshExists, `SELECT 1 FROM meshes WHERE id = ?`},
-		{&ps.insertAudit, `INSERT INTO audit_log (mesh_id, seq, at, event, actor, details, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&ps.setAuditHead, `INSERT INTO audit_heads (mesh_id, seq, hash) VALUES (?, ?, ?)
 			ON CONFLICT (mesh_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`},
 	} {
@@ -52,13 +40,36 @@ func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
 		}
 		*p.dst = st
 	}
+	for _, b := range []struct {
+		dst        **sqliteBulkInsert
+		head, tail string
+		cols       int
+	}{
+		{&ps.insertMessages, `INSERT INTO messages
+			(id, mesh_id, sender_member_id, sender_session_id, sender_pubkey, sender_member_pubkey,
+			 sender_name, client_message_id, target_spec, priority, kind, grp, enc, nonce, ciphertext,
+			 recipient_count, created_at, expires_at) VALUES `, ` RETURNING id, seq`, 18},
+		{&ps.insertDeliveries, `INSERT INTO deliveries
+			(message_seq, member_id, session_id, pinned, recipient_pubkey, recipient_name) VALUES `, ``, 6},
+		{&ps.insertAudit, `INSERT INTO audit_log (mesh_id, seq, at, event, actor, details, prev_hash, hash) VALUES `, ``, 8},
+		{&ps.keyHolders, `WITH k(s, c) AS (VALUES `, `)
+			SELECT m.sender_member_id, m.client_message_id, m.seq, m.id, m.created_at, m.recipient_count
+			FROM k JOIN messages m ON m.sender_member_id = k.s AND m.client_message_id = k.c
+			WHERE m.client_message_id IS NOT NULL`, 2},
+	} {
+		bi, err := prepareSQLiteBulk(ctx, w, b.head, b.tail, b.cols)
+		if err != nil {
+			ps.close()
+			return nil, err
+		}
+		*b.dst = bi
+	}
 	return ps, nil
 }
 
 func (ps *sqliteStmts) close() error {
-	var errs []error
-	for _, st := range []*sql.Stmt{ps.insertMessage, ps.insertDelivery, ps.keyHolder, ps.clearKey,
-		ps.auditHead, ps.meshExists, ps.insertAudit, ps.setAuditHead} {
+	errs := []error{ps.insertMessages.close(), ps.insertDeliveries.close(), ps.insertAudit.close(), ps.keyHolders.close()}
+	for _, st := range []*sql.Stmt{ps.clearKey, ps.auditHead, ps.meshExists, ps.setAuditHead} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -89,7 +100,7 @@ func (t *sqliteTx) stmt(st *sql.Stmt) *sql.Stmt {
 		return b
 	}
 	if t.bound == nil {
-		t.bound = make(map[*sql.Stmt]*sql.Stmt, 4)
+		t.bound = make(map[*sql.Stmt]*sql.Stmt, 8)
 	}
 	b := t.tx.StmtContext(t.ctx, st)
 	t.bound[st] = b
