@@ -13,7 +13,7 @@ import (
 	"github.com/claudemesh/claudemesh/internal/store/storetest"
 )
 
-// BenchmarkIdleSessions opens 1,000 authenticated sessions that then sit
+// BenchmarkIdleSessions opens 500 authenticated sessions that then sit
 // idle and reports memory and goroutines per session (P4 in
 // /work/shared/spec/quality.md is 40 KB each). The clients run in the same
 // process, so the figures are an upper bound: they include each client's
@@ -21,7 +21,7 @@ import (
 //
 //	go test -run '^$' -bench IdleSessions -benchtime 1x ./internal/broker/
 func BenchmarkIdleSessions(b *testing.B) {
-	const sessions, perMember = 1000, 10
+	const sessions, perMember = 500, 10
 	backend := storetest.Backends(b)[0]
 	h := startBroker(b, backend, func(c *config.Broker, _ *broker.Options) { c.MaxConnsPerMesh = 2 * sessions })
 	peers := make([]*peer, sessions/perMember)
