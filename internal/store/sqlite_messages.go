@@ -98,15 +98,9 @@ func (s *sqliteStore) MarkDelivered(ctx context.Context, keys []DeliveryKey, at 
 		return nil
 	}
 	return s.tx(ctx, "mark delivered", func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = 'delivered', delivered_at = ?
-			WHERE status = 'pending' AND member_id = ? AND session_id = ?
-			  AND message_seq = (SELECT seq FROM messages WHERE id = ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
+		t := s.bind(ctx, tx)
 		for _, k := range keys {
-			if _, err := st.ExecContext(ctx, msOf(at), k.MemberID, k.SessionID, k.MessageID); err != nil {
+			if _, err := t.exec(t.ps.markDelivered, msOf(at), k.MemberID, k.SessionID, k.MessageID); err != nil {
 				return err
 			}
 		}

@@ -19,6 +19,7 @@ type sqliteStmts struct {
 	auditHead        *sql.Stmt
 	meshExists       *sql.Stmt
 	setAuditHead     *sql.Stmt
+	markDelivered    *sql.Stmt
 }
 
 func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
@@ -30,6 +31,9 @@ func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
 		{&ps.clearKey, `UPDATE messages SET client_message_id = NULL WHERE seq = ?`},
 		{&ps.auditHead, `SELECT seq, hash FROM audit_heads WHERE mesh_id = ?`},
 		{&ps.meshExists, `SELECT 1 FROM meshes WHERE id = ?`},
+		{&ps.markDelivered, `UPDATE deliveries SET status = 'delivered', delivered_at = ?
+			WHERE status = 'pending' AND member_id = ? AND session_id = ?
+			  AND message_seq = (SELECT seq FROM messages WHERE id = ?)`},
 		{&ps.setAuditHead, `INSERT INTO audit_heads (mesh_id, seq, hash) VALUES (?, ?, ?)
 			ON CONFLICT (mesh_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`},
 	} {
@@ -69,7 +73,7 @@ func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
 
 func (ps *sqliteStmts) close() error {
 	errs := []error{ps.insertMessages.close(), ps.insertDeliveries.close(), ps.insertAudit.close(), ps.keyHolders.close()}
-	for _, st := range []*sql.Stmt{ps.clearKey, ps.auditHead, ps.meshExists, ps.setAuditHead} {
+	for _, st := range []*sql.Stmt{ps.clearKey, ps.auditHead, ps.meshExists, ps.setAuditHead, ps.markDelivered} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
