@@ -31,15 +31,32 @@ type Deps struct {
 	Keys   *datakey.Key // nil: root keys can be neither sealed nor opened
 	Mail   mail.Sender  // nil: email invites are recorded as not sent
 	Audit  Auditor
+	// Revoked applies a committed revocation to the broker at once
+	// (broker.MemberRevoked); nil leaves it to the broker's member poller.
+	Revoked func(store.Member)
 	// Online returns live sessions per member of a mesh (broker.OnlineSessions).
 	Online func(meshID string) map[string]int
 	// RateLimited counts a refusal by the per-address limit in /metrics.
 	RateLimited func()
-	Log         *slog.Logger
-	Now         func() time.Time
+	// AuthGuard limits failed admin authentications per client address,
+	// sharing the budget of hellos and hooks (broker.AuthGuard); nil: none.
+	AuthGuard AuthGuard
+	Log       *slog.Logger
+	Now       func() time.Time
 	// Next serves every path the API does not (/ws, /health, /metrics).
 	Next http.Handler
 }
+
+// AuthGuard is the broker's per-address limit of failed authentications.
+type AuthGuard interface {
+	Blocked(route, remoteAddr string, now time.Time) bool
+	Failed(route, remoteAddr string, now time.Time)
+}
+
+type noGuard struct{}
+
+func (noGuard) Blocked(string, string, time.Time) bool { return false }
+func (noGuard) Failed(string, string, time.Time)       {}
 
 // API serves the routes of invites.md.
 type API struct {
@@ -63,6 +80,12 @@ func New(d Deps) *API {
 	}
 	if d.RateLimited == nil {
 		d.RateLimited = func() {}
+	}
+	if d.AuthGuard == nil {
+		d.AuthGuard = noGuard{}
+	}
+	if d.Revoked == nil {
+		d.Revoked = func(store.Member) {}
 	}
 	if d.Online == nil {
 		d.Online = func(string) map[string]int { return nil }

@@ -32,9 +32,17 @@ type adminReq struct {
 // (invites.md §2) and authorizes the key as owner or live admin of {id}.
 func (a *API) admin(h func(http.ResponseWriter, *http.Request, *adminReq)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// An address over its failure budget is refused before its
+		// signature is verified or anything is audited.
+		if a.AuthGuard.Blocked("admin", r.RemoteAddr, a.now()) {
+			w.Header().Set("Retry-After", "60")
+			a.writeError(w, r, errRateLimited)
+			return
+		}
 		req, err := a.authenticate(r)
 		if err != nil {
 			if e := classify(err); e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
+				a.AuthGuard.Failed("admin", r.RemoteAddr, a.now())
 				// Metadata only; the record is dropped for an unknown mesh id.
 				a.record(r.PathValue("id"), "auth_failed", "", map[string]any{
 					"reason": e.Code, "remote_address": r.RemoteAddr, "route": r.Method + " " + r.URL.Path})

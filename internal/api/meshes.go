@@ -199,6 +199,7 @@ func (a *API) revokeMember(w http.ResponseWriter, r *http.Request, req *adminReq
 		a.writeError(w, r, err)
 		return
 	}
+	a.Revoked(m)
 	a.record(m.MeshID, "member_revoked", req.actor, map[string]any{"member_id": m.ID, "pubkey": m.Pubkey})
 	writeJSON(w, http.StatusOK, map[string]any{"member_id": m.ID, "revoked_at": isoPtr(m.RevokedAt)})
 }

@@ -19,7 +19,7 @@ func BenchmarkHeldRelease(b *testing.B) {
 	for _, backend := range storetest.Backends(b) {
 		b.Run(backend.Name, func(b *testing.B) {
 			// Each op sends two messages: lift the per-session send limit.
-			h := startBroker(b, backend, func(c *config.Broker, _ *broker.Options) { c.SendRatePerSec = 1 << 30 })
+			h := startBroker(b, backend, func(c *config.Broker, _ *broker.Options) { c.SendRatePerSec, c.MemberSendRatePerSec = 1<<30, 1<<30 })
 			alice, bob := h.addMember("alice"), h.addMember("bob")
 			ac, bc := alice.connect(), bob.connect()
 			var total time.Duration

@@ -28,7 +28,7 @@ func BenchmarkDirectMessages(b *testing.B) {
 		b.Run(backend.Name, func(b *testing.B) {
 			const pairs, window = 16, 64
 			// The per-session rate limit would cap this at 200 msg/s per sender.
-			h := startBroker(b, backend, func(c *config.Broker, _ *broker.Options) { c.SendRatePerSec = 1 << 30 })
+			h := startBroker(b, backend, func(c *config.Broker, _ *broker.Options) { c.SendRatePerSec, c.MemberSendRatePerSec = 1<<30, 1<<30 })
 			type pair struct{ from, to *benchConn }
 			ps := make([]pair, pairs)
 			for i := range ps {

@@ -81,6 +81,12 @@ func (o *Options) setDefaults() {
 	}
 	def(&o.HelloTimeout, 10*time.Second)
 	def(&o.WriteTimeout, 10*time.Second)
+	if o.Config.AuthFailuresPerMin == 0 {
+		o.Config.AuthFailuresPerMin = 30
+	}
+	if o.Config.MemberSendRatePerSec == 0 {
+		o.Config.MemberSendRatePerSec = 1000
+	}
 	if o.WriteQueueSize == 0 {
 		o.WriteQueueSize = 1024
 	}
@@ -115,8 +121,10 @@ type Broker struct {
 	commits   *committer
 	cluster   *cluster // other nodes on the same store (cluster.go)
 	replays   *replayCache
-	hooks     *hookGate  // pending hooks and the per-member hook rate limit
-	groupsMu  sync.Mutex // serializes read-modify-write of remembered groups; taken before memberCache.mu, never with hub or session locks
+	hooks     *hookGate     // pending hooks and the per-member hook rate limit
+	auth      *AuthGuard    // failed authentications per client address
+	sends     *keyedLimiter // sends per member (mesh|member), across its sessions
+	groupsMu  sync.Mutex    // serializes read-modify-write of remembered groups; taken before memberCache.mu, never with hub or session locks
 	metrics   *metrics
 	startedAt time.Time
 
@@ -142,16 +150,19 @@ func New(opts Options) (*Broker, error) {
 	b.hub = newHub(b)
 	b.members = newMemberCache(opts.Store)
 	b.hooks = newHookGate(opts.HookRatePerSec)
+	b.auth = newAuthGuard(opts.Config.AuthFailuresPerMin, b.metrics)
+	b.sends = newKeyedLimiter(float64(opts.Config.MemberSendRatePerSec), float64(2*opts.Config.MemberSendRatePerSec))
 	b.commits = newCommitter(b)
 	b.cluster = newCluster(b)
 	b.metrics.registerGauges(b)
 	return b, nil
 }
 
-// Start runs the committer, the member poller, the message TTL sweeper and
+// Start lets the previous process's sessions resume, then runs the committer, the member poller, the message TTL sweeper and
 // the status TTL sweeper.
 func (b *Broker) Start() {
-	b.cluster.start() // takes over dead nodes and orphaned sessions before any socket is served
+	b.resumeRecentSessions() // before the cluster's takeover, whose longer windows win
+	b.cluster.start()        // takes over dead nodes and orphaned sessions before any socket is served
 	b.commits.start()
 	b.goLoop(b.pollMembers)
 	b.goLoop(b.sweepExpired)
@@ -242,6 +253,10 @@ func (b *Broker) OnlineSessions(meshID string) map[string]int {
 
 // NodeID names this broker process among the nodes sharing its store.
 func (b *Broker) NodeID() string { return b.opts.NodeID }
+
+// AuthGuard is the per-address limit of failed authentications, shared
+// with the HTTP API's signed admin routes.
+func (b *Broker) AuthGuard() *AuthGuard { return b.auth }
 
 // Logger returns the broker's logger.
 func (b *Broker) Logger() *slog.Logger { return b.log }

@@ -32,12 +32,20 @@ func (b *Broker) authenticate(ctx context.Context, ws *websocket.Conn, remote st
 		if f != nil {
 			meshID, pubkey, reqID = f.MeshID, f.Pubkey, f.ReqID
 		}
+		if perr.Code != protocol.CodeUnavailable { // the store's fault, not the client's
+			b.auth.Failed("hello", remote, b.now())
+		}
 		b.audit(meshID, "auth_failed", pubkey, map[string]any{"reason": string(perr.Code), "remote_address": remote})
 		return b.refuse(ws, perr, reqID)
 	}
 	hctx, cancel := context.WithTimeout(ctx, b.opts.HelloTimeout)
 	data, err := b.readFrame(hctx, ws)
 	cancel()
+	if err == nil && b.auth.Blocked("hello", remote, b.now()) {
+		// Over the address's failure budget: refused unread, unverified
+		// and unaudited, so a flood costs neither CPU nor audit rows.
+		return nil, b.refuse(ws, protocol.Errorf(protocol.CodeRateLimited, "too many failed authentications from this address; wait a minute"), "")
+	}
 	if errors.Is(err, errTooLarge) {
 		return nil, refuse(protocol.Errorf(protocol.CodeTooLarge, "hello exceeds MAX_MESSAGE_BYTES"), nil)
 	}

@@ -22,7 +22,33 @@ const (
 // session's status. Checks run cheapest first; every refusal changes
 // nothing. Every refused request is 401 ("unsigned or bad requests get
 // 401", cli.md) with the error code saying why; the rate limit is 429.
+//
+// An address over its failed-authentication budget (AuthGuard) is refused
+// 429 before the body is read; each 401 spends from that budget.
 func (b *Broker) serveHook(w http.ResponseWriter, r *http.Request) {
+	if b.auth.Blocked("hook", r.RemoteAddr, b.now()) {
+		b.hookRefuse(w, http.StatusTooManyRequests, protocol.Errorf(protocol.CodeRateLimited, "too many failed authentications from this address; wait a minute"))
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	b.handleHook(sw, r)
+	if sw.status == http.StatusUnauthorized {
+		b.auth.Failed("hook", r.RemoteAddr, b.now())
+	}
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (b *Broker) handleHook(w http.ResponseWriter, r *http.Request) {
 	var req protocol.HookRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, hookMaxBody))
 	if err := dec.Decode(&req); err != nil {

@@ -34,7 +34,7 @@ func (r *replayCache) remember(sig string, now, until time.Time) bool {
 }
 
 // tokenBucket limits one session's sends. Only the session's reader uses
-// it, so it needs no lock.
+// it, so it needs no lock (keyedLimiter wraps shared ones in a mutex).
 type tokenBucket struct {
 	rate   float64 // tokens per second
 	burst  float64
@@ -47,14 +47,17 @@ func newTokenBucket(perSec int, now time.Time) *tokenBucket {
 }
 
 func (t *tokenBucket) allow(now time.Time) bool {
-	t.tokens += now.Sub(t.last).Seconds() * t.rate
-	if t.tokens > t.burst {
-		t.tokens = t.burst
-	}
-	t.last = now
+	t.refill(now)
 	if t.tokens < 1 {
 		return false
 	}
 	t.tokens--
 	return true
+}
+
+func (t *tokenBucket) refill(now time.Time) {
+	if now.After(t.last) {
+		t.tokens = min(t.burst, t.tokens+now.Sub(t.last).Seconds()*t.rate)
+		t.last = now
+	}
 }

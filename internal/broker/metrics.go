@@ -14,9 +14,11 @@ type metrics struct {
 	connections   prometheus.Gauge
 	hellos        *prometheus.CounterVec
 	routed        *prometheus.CounterVec
-	rateLimited   *prometheus.CounterVec // by what was limited: send, hook, http
+	rateLimited   *prometheus.CounterVec // by what was limited: send, member_send, hook, http, auth_hello, auth_hook, auth_admin
+	authFailures  *prometheus.CounterVec // failed authentications by route: hello, hook, admin
 	deliverySecs  prometheus.Histogram
 	slowConsumers prometheus.Counter
+	writeTimeouts prometheus.Counter
 	droppedAcks   prometheus.Counter
 	commitSeconds prometheus.Histogram
 	hooks         *prometheus.CounterVec
@@ -32,12 +34,16 @@ func newMetrics() *metrics {
 		routed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claudemesh_messages_routed_total", Help: "Committed messages by priority and kind."}, []string{"priority", "kind"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "claudemesh_rate_limited_total", Help: "Requests refused by a rate limit, by kind (send, hook, http)."}, []string{"kind"}),
+			Name: "claudemesh_rate_limited_total", Help: "Requests refused by a rate limit, by kind (send, member_send, hook, http, auth_hello, auth_hook, auth_admin)."}, []string{"kind"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claudemesh_auth_failures_total", Help: "Failed authentications by route (hello, hook, admin); they spend the client address's AUTH_FAILURES_PER_MIN."}, []string{"route"}),
 		deliverySecs: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "claudemesh_delivery_latency_seconds", Help: "From a message's commit to its push written on a recipient's socket.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 20)}),
 		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "claudemesh_slow_consumer_closes_total", Help: "Connections closed because their write queue filled."}),
+		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claudemesh_write_timeout_closes_total", Help: "Connections dropped because one socket write took longer than the write timeout."}),
 		droppedAcks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "claudemesh_dropped_delivery_acks_total", Help: "Delivery acks not recorded because the ack queue was full (rows are redelivered)."}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -46,7 +52,7 @@ func newMetrics() *metrics {
 		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claudemesh_hook_requests_total", Help: "POST /hook/set-status requests by result (ok or the error code)."}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.connections, m.hellos, m.routed, m.rateLimited, m.deliverySecs, m.slowConsumers, m.droppedAcks, m.commitSeconds, m.hooks)
+	m.reg.MustRegister(m.connections, m.hellos, m.routed, m.rateLimited, m.authFailures, m.deliverySecs, m.slowConsumers, m.writeTimeouts, m.droppedAcks, m.commitSeconds, m.hooks)
 	return m
 }
 

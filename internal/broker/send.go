@@ -33,6 +33,11 @@ func (b *Broker) handleSend(ctx context.Context, s *session, f *protocol.ClientF
 		failNow(protocol.Errorf(protocol.CodeRateLimited, "sending faster than SEND_RATE_PER_SEC; slow down and resend"))
 		return
 	}
+	if !b.sends.allow(s.meshID+"|"+s.member.ID, b.now()) {
+		b.metrics.rateLimited.WithLabelValues("member_send").Inc()
+		failNow(protocol.Errorf(protocol.CodeRateLimited, "this member's sessions together send faster than MEMBER_SEND_RATE_PER_SEC; slow down and resend"))
+		return
+	}
 	rt, perr := b.resolve(ctx, s, send.Targets)
 	if perr != nil {
 		failNow(perr)

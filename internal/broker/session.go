@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -70,6 +72,7 @@ type session struct {
 	out       chan *outFrame
 	done      chan struct{} // closed when the connection is finished
 	closeOnce sync.Once
+	slow      atomic.Bool   // the write queue overflowed; closing with 4002
 	kick      chan struct{} // wakes the syncer (capacity 1)
 	drained   chan struct{} // the writer made room in out (capacity 1)
 	syncMu    sync.Mutex    // serializes backlog loads (syncer and fetch_pending)
@@ -133,8 +136,10 @@ func (s *session) enqueue(f *outFrame) {
 	case s.out <- f:
 	case <-s.done:
 	default:
-		s.b.metrics.slowConsumers.Inc()
-		go s.close(statusSlowConsume, "write queue full")
+		if s.slow.CompareAndSwap(false, true) { // count and close once
+			s.b.metrics.slowConsumers.Inc()
+			go s.close(statusSlowConsume, "write queue full")
+		}
 	}
 }
 
@@ -304,6 +309,9 @@ func (s *session) runWriter() {
 			err := s.ws.Write(ctx, websocket.MessageText, f.data)
 			cancel()
 			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) { // a peer that stopped reading
+					s.b.metrics.writeTimeouts.Inc()
+				}
 				s.abort()
 				return
 			}

@@ -15,25 +15,27 @@ import (
 
 // Broker holds every setting of `claudemesh-broker serve`.
 type Broker struct {
-	Port                int
-	Host                string
-	DatabaseURL         string
-	DataDir             string
-	PublicURL           string
-	StatusTTL           time.Duration
-	HookFreshWindow     time.Duration
-	SessionResume       time.Duration
-	MaxConnsPerMesh     int
-	MaxMessageBytes     int
-	MessageTTL          time.Duration
-	HTTPRateLimitPerMin int
-	SendRatePerSec      int
-	AdminToken          string
-	EncryptionKey       string
-	SMTPURL             string
-	MailFrom            string
-	LogLevel            string
-	LogFormat           string
+	Port                 int
+	Host                 string
+	DatabaseURL          string
+	DataDir              string
+	PublicURL            string
+	StatusTTL            time.Duration
+	HookFreshWindow      time.Duration
+	SessionResume        time.Duration
+	MaxConnsPerMesh      int
+	MaxMessageBytes      int
+	MessageTTL           time.Duration
+	HTTPRateLimitPerMin  int
+	SendRatePerSec       int
+	MemberSendRatePerSec int
+	AuthFailuresPerMin   int
+	AdminToken           string
+	EncryptionKey        string
+	SMTPURL              string
+	MailFrom             string
+	LogLevel             string
+	LogFormat            string
 	// ClusterHeartbeat is how often a node records it is alive and checks
 	// for dead nodes; ClusterNodeTimeout is how old a heartbeat may get
 	// before the node counts as dead (PostgreSQL only matters here).
@@ -65,6 +67,8 @@ func settings() []setting {
 		{"MESSAGE_TTL", "168h", "how long undelivered messages are kept (Go duration)", func(b *Broker, v string) error { return parseDuration(v, &b.MessageTTL) }},
 		{"HTTP_RATE_LIMIT_PER_MIN", "60", "requests per minute per client address on public invite routes", func(b *Broker, v string) error { return parsePositive(v, &b.HTTPRateLimitPerMin) }},
 		{"SEND_RATE_PER_SEC", "200", "sends per second per session (burst is twice this)", func(b *Broker, v string) error { return parsePositive(v, &b.SendRatePerSec) }},
+		{"MEMBER_SEND_RATE_PER_SEC", "1000", "sends per second per member across all its sessions (burst is twice this)", func(b *Broker, v string) error { return parsePositive(v, &b.MemberSendRatePerSec) }},
+		{"AUTH_FAILURES_PER_MIN", "30", "failed authentications (hellos, hooks, admin requests) per minute per client address before it is refused unverified", func(b *Broker, v string) error { return parsePositive(v, &b.AuthFailuresPerMin) }},
 		{"BROKER_ADMIN_TOKEN", "", "bearer token allowed to create meshes", func(b *Broker, v string) error { b.AdminToken = v; return nil }},
 		{"BROKER_ENCRYPTION_KEY", "", "64 hex chars: data key for secrets at rest", func(b *Broker, v string) error { b.EncryptionKey = v; return checkHexKey(v) }},
 		{"SMTP_URL", "", "smtp://user:pass@host:port for email invites", func(b *Broker, v string) error { b.SMTPURL = v; return checkURL(v) }},

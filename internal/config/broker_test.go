@@ -19,6 +19,7 @@ func TestDefaultsMatchTheSpec(t *testing.T) {
 		Port: 7900, Host: "127.0.0.1", DataDir: "./.claudemesh-broker", PublicURL: "http://127.0.0.1:7900",
 		StatusTTL: 60 * time.Second, HookFreshWindow: 30 * time.Second, SessionResume: 90 * time.Second, MaxConnsPerMesh: 100,
 		MaxMessageBytes: 65536, MessageTTL: 168 * time.Hour, HTTPRateLimitPerMin: 60, SendRatePerSec: 200,
+		MemberSendRatePerSec: 1000, AuthFailuresPerMin: 30,
 		LogLevel: "info", LogFormat: "text", ClusterHeartbeat: 5 * time.Second, ClusterNodeTimeout: 20 * time.Second,
 	}
 	if b != want {
@@ -54,6 +55,9 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 		{env: map[string]string{"MESSAGE_TTL": "7 days"}, want: "MESSAGE_TTL"},
 		{env: map[string]string{"STATUS_TTL_SECONDS": "-5"}, want: "STATUS_TTL_SECONDS"},
 		{env: map[string]string{"LOG_FORMAT": "xml"}, want: "LOG_FORMAT"},
+		{env: map[string]string{"MEMBER_SEND_RATE_PER_SEC": "0"}, want: "MEMBER_SEND_RATE_PER_SEC"},
+		{flags: []string{"--auth-failures-per-min", "-1"}, want: "--auth-failures-per-min"},
+		{env: map[string]string{"AUTH_FAILURES_PER_MIN": "lots"}, want: "AUTH_FAILURES_PER_MIN"},
 		{env: map[string]string{"BROKER_PUBLIC_URL": "not a url"}, want: "BROKER_PUBLIC_URL"},
 		{env: map[string]string{"DATABASE_URL": "mysql://u:secretpw@h/db"}, want: "DATABASE_URL", mustHide: "secretpw"},
 		{env: map[string]string{"BROKER_ENCRYPTION_KEY": "abc123"}, want: "BROKER_ENCRYPTION_KEY", mustHide: "abc123"},

@@ -91,6 +91,8 @@ func Start(ctx context.Context, cfg config.Broker, opts broker.Options) (*Server
 	b.Start()
 	deps := api.Deps{Store: st, Config: cfg, Keys: keys, Audit: rec, Online: b.OnlineSessions,
 		RateLimited: func() { b.CountRateLimited("http") },
+		AuthGuard:   b.AuthGuard(),
+		Revoked:     b.MemberRevoked,
 		Log:         b.Logger(), Now: opts.Now, Next: b.Handler()}
 	if smtp != nil {
 		deps.Mail = smtp

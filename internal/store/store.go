@@ -167,6 +167,14 @@ type SessionRef struct {
 	SessionID string
 }
 
+// RecentSession is a presence of a previous broker process; EndedAt is nil
+// when that process died without recording the end.
+type RecentSession struct {
+	SessionRef
+	PresenceID string
+	EndedAt    *time.Time
+}
+
 // DeliveryKey names one delivery row.
 type DeliveryKey struct {
 	MessageID string
@@ -246,6 +254,10 @@ type Store interface {
 	// previous process, and a session that never resumes must not keep its
 	// member's mail.
 	SessionsWithPendingRows(ctx context.Context) ([]SessionRef, error)
+	// RecentSessions lists the non-ephemeral presences (of node nodeID, or
+	// of every node when nodeID is "") that have not ended, or ended at or
+	// after since: the sessions a restarted single-node broker lets resume.
+	RecentSessions(ctx context.Context, nodeID string, since time.Time) ([]RecentSession, error)
 	// PendingForSession returns pending, unexpired rows bound to the session
 	// with Seq > afterSeq, in Seq order, at most limit (0: no limit). Paging
 	// by afterSeq lets a reader walk a large backlog in bounded steps.
