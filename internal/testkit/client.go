@@ -111,10 +111,13 @@ type Client struct {
 }
 
 // Dial opens a socket to wsURL without sending anything.
-func Dial(t testing.TB, wsURL string) *Client {
+func Dial(t testing.TB, wsURL string) *Client { return DialWith(t, wsURL, nil) }
+
+// DialWith is Dial with dial options, e.g. FromAddr's client.
+func DialWith(t testing.TB, wsURL string, opts *websocket.DialOptions) *Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, wsURL, nil)
+	ws, _, err := websocket.Dial(ctx, wsURL, opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", wsURL, err)
 	}
@@ -127,7 +130,12 @@ func Dial(t testing.TB, wsURL string) *Client {
 
 // Connect dials and sends the hello, then waits for hello_ack or an error.
 func Connect(t testing.TB, wsURL string, h Hello) (*Client, map[string]any) {
-	c := Dial(t, wsURL)
+	return ConnectWith(t, wsURL, h, nil)
+}
+
+// ConnectWith is Connect with dial options.
+func ConnectWith(t testing.TB, wsURL string, h Hello, opts *websocket.DialOptions) (*Client, map[string]any) {
+	c := DialWith(t, wsURL, opts)
 	c.Send(h.Frame())
 	f := c.WaitFor(func(f map[string]any) bool { return f["type"] == "hello_ack" || f["type"] == "error" })
 	return c, f
@@ -265,9 +273,14 @@ func CloseCode(err error) (int, string) {
 // DialSilent opens a socket, sends hello and then never reads: it cannot
 // answer pings, like a hung client.
 func DialSilent(t testing.TB, wsURL string, hello map[string]any) *websocket.Conn {
+	return DialSilentWith(t, wsURL, hello, nil)
+}
+
+// DialSilentWith is DialSilent with dial options (e.g. SmallReceiveBuffer).
+func DialSilentWith(t testing.TB, wsURL string, hello map[string]any, opts *websocket.DialOptions) *websocket.Conn {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, wsURL, nil)
+	ws, _, err := websocket.Dial(ctx, wsURL, opts)
 	if err != nil {
 		t.Fatalf("dial %s: %v", wsURL, err)
 	}

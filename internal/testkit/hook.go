@@ -25,11 +25,16 @@ func Hook(signer Identity, meshID, memberID, sessionID, cwd, status string, at t
 // status and the decoded JSON answer.
 func PostHook(t testing.TB, baseURL string, body map[string]any) (int, map[string]any) {
 	t.Helper()
+	return PostHookWith(t, &http.Client{Timeout: 5 * time.Second}, baseURL, body)
+}
+
+// PostHookWith is PostHook through client (e.g. FromAddr's).
+func PostHookWith(t testing.TB, client *http.Client, baseURL string, body map[string]any) (int, map[string]any) {
+	t.Helper()
 	data, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Post(baseURL+"/hook/set-status", "application/json", bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("post hook: %v", err)
