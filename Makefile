@@ -5,13 +5,17 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/claudemesh/claudemesh/internal/version.Version=$(VERSION)
 
-.PHONY: run test build lint bench bench-go fuzz clean
+.PHONY: run test soak build lint bench bench-go fuzz clean
 
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/broker serve
 
 test:
 	./scripts/test.sh
+
+# Long variants of the reliability scenarios R1-R8 (docs/reliability.md).
+soak:
+	./scripts/soak.sh
 
 build:
 	mkdir -p bin
