@@ -178,6 +178,9 @@ func (c *committer) commitBatch(batch []*commitReq) {
 	if len(batch) == 0 {
 		return
 	}
+	// The run loop reuses batch's array: without this, an idle broker kept
+	// the last batch's messages (up to 256 frames and ciphertexts) alive.
+	defer clear(batch)
 	msgs := make([]store.NewMessage, len(batch))
 	for i, r := range batch {
 		msgs[i] = r.msg
