@@ -42,7 +42,7 @@ func (b *Broker) authenticate(ctx context.Context, ws *websocket.Conn, remote st
 	data, err := b.readFrame(hctx, ws)
 	cancel()
 	if err == nil && b.auth.Blocked("hello", remote, b.now()) {
-		// Over the address's failure budget: refused unread, unverified
+		// Over the address's failure budget: refused undecoded, unverified
 		// and unaudited, so a flood costs neither CPU nor audit rows.
 		return nil, b.refuse(ws, protocol.Errorf(protocol.CodeRateLimited, "too many failed authentications from this address; wait a minute"), "")
 	}
