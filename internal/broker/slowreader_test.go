@@ -27,18 +27,32 @@ import (
 func TestSlowReaderIsClosedAndItsMailWaits(t *testing.T) {
 	cases := []struct {
 		name         string
-		queue        int
+		queue        int // 0: larger than everything sent, so only the timeout can close
 		writeTimeout time.Duration
 		metric       string // the close counter that must move
 	}{
 		{"write queue fills", 64, 10 * time.Second, "claudemesh_slow_consumer_closes_total"},
-		{"write times out", 4096, 10 * time.Second, "claudemesh_write_timeout_closes_total"},
+		{"write times out", 0, 10 * time.Second, "claudemesh_write_timeout_closes_total"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// 24 MiB for bob (96 MiB under CLAUDEMESH_SOAK, 12 MiB under
+			// -race): several times the socket buffers (at most 4 MiB on
+			// the broker's side here) plus his write queue.
+			n, chunk, size := 1536, 128, 16<<10
+			switch {
+			case os.Getenv("CLAUDEMESH_SOAK") != "":
+				n = 6144
+			case raceEnabled:
+				n = 768 // still over twice what the socket and queue hold
+			}
+			queue := tc.queue
+			if queue == 0 {
+				queue = 2 * n
+			}
 			h := startBroker(t, storetest.Backends(t)[0], func(c *config.Broker, o *broker.Options) {
 				c.SendRatePerSec, c.MemberSendRatePerSec = 1<<20, 1<<20
-				o.WriteQueueSize, o.WriteTimeout = tc.queue, tc.writeTimeout
+				o.WriteQueueSize, o.WriteTimeout = queue, tc.writeTimeout
 			})
 			alice, bob, carol, dave := h.addMember("alice"), h.addMember("bob"), h.addMember("carol"), h.addMember("dave")
 			ac := alice.connect()
@@ -53,17 +67,6 @@ func TestSlowReaderIsClosedAndItsMailWaits(t *testing.T) {
 			var before runtime.MemStats
 			runtime.ReadMemStats(&before)
 
-			// 24 MiB for bob (96 MiB under CLAUDEMESH_SOAK, 12 MiB under
-			// -race): several times
-			// the socket buffers (at most 4 MiB on the broker's side here)
-			// plus his write queue.
-			n, chunk, size := 1536, 128, 16<<10
-			switch {
-			case os.Getenv("CLAUDEMESH_SOAK") != "":
-				n = 6144
-			case raceEnabled:
-				n = 768 // still over twice what the socket and queue hold
-			}
 			payload := strings.Repeat("p", size)
 			total := n * size
 			acked := map[string]bool{}
