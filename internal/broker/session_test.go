@@ -149,7 +149,9 @@ func TestPriorityGatingFetchPendingAndIdleFlip(t *testing.T) {
 func TestMessageStatusTTLAndMeshIsolation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b storetest.Backend) {
 		h := startBroker(t, b, func(c *config.Broker, o *broker.Options) {
-			c.MessageTTL = 300 * time.Millisecond
+			// Long enough that the status read right after the ack sees
+			// "pending" even on a loaded machine.
+			c.MessageTTL = time.Second
 			o.SweepInterval = 50 * time.Millisecond
 		})
 		alice, bob := h.addMember("alice"), h.addMember("bob")
@@ -211,7 +213,9 @@ func TestEphemeralSessionsAreInvisibleAndPullMemberMail(t *testing.T) {
 
 func TestUnansweredPingClosesTheSession(t *testing.T) {
 	h := startBroker(t, storetest.Backends(t)[0], func(_ *config.Broker, o *broker.Options) {
-		o.PingInterval, o.PongTimeout = 50*time.Millisecond, 100*time.Millisecond
+		// alice must answer in time too, so the pong timeout leaves room
+		// for a loaded machine; bob never answers at all.
+		o.PingInterval, o.PongTimeout = 100*time.Millisecond, time.Second
 	})
 	alice, bob := h.addMember("alice"), h.addMember("bob")
 	ac := alice.connect()

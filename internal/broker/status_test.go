@@ -14,8 +14,11 @@ import (
 )
 
 // releaseBudget is how soon a held message must arrive once its recipient
-// turns idle (the issue's requirement).
-const releaseBudget = 50 * time.Millisecond
+// turns idle: the issue's 50 ms, scaled under the race detector, which makes
+// every frame several times slower without changing what triggers the
+// release. The real figure comes from BenchmarkHeldRelease and meshload's
+// `held` scenario (P7), not from this test.
+var releaseBudget = map[bool]time.Duration{false: 50 * time.Millisecond, true: 250 * time.Millisecond}[raceEnabled]
 
 func (h *harness) baseURL() string { return "http://" + h.srv.Addr }
 
