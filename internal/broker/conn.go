@@ -129,7 +129,13 @@ func (b *Broker) finishSession(s *session) {
 		b.log.Warn("recording session end failed", "presence", s.presenceID, "err", err)
 	}
 	b.cluster.presenceChanged(s.meshID)
-	b.releaseLater(s.meshID, s.key())
+	if s.ephemeral {
+		// A one-shot session never resumes: mail it pulled and left
+		// unacked goes back to its member now, not after a resume window.
+		b.commits.releaseSession(s.meshID, s.key())
+	} else {
+		b.releaseLater(s.meshID, s.key())
+	}
 	b.audit(s.meshID, "session_disconnected", s.member.Pubkey, map[string]any{"presence_id": s.presenceID, "session_id": s.sessionID})
 }
 

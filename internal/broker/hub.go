@@ -81,7 +81,9 @@ func (h *hub) unregister(s *session) bool {
 	delete(m.live, s.key())
 	m.view = nil
 	now := h.b.now()
-	m.dropped[s.key()] = now.Add(h.b.opts.ResumeWindow)
+	if !s.ephemeral { // a one-shot session is never resumed (finishSession)
+		m.dropped[s.key()] = now.Add(h.b.opts.ResumeWindow)
+	}
 	for k, until := range m.dropped { // prune lazily; bounded by sessions seen in the window
 		if now.After(until) {
 			delete(m.dropped, k)

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"github.com/coder/websocket"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +210,26 @@ func TestEphemeralSessionsAreInvisibleAndPullMemberMail(t *testing.T) {
 		t.Fatalf("fetch_pending = %v", ok)
 	}
 	ec.WaitFor(pushWithCiphertext("for-bob"))
+}
+
+// An ephemeral session that pulled mail and left without acking it (an
+// interrupted `claudemesh inbox`, an undecryptable message) must not hold
+// that mail for a resume window: a one-shot session never resumes.
+func TestMailAnEphemeralSessionLeftUnackedReturnsAtOnce(t *testing.T) {
+	h := startBroker(t, storetest.Backends(t)[0], func(_ *config.Broker, o *broker.Options) {
+		o.ResumeWindow = time.Hour // only the immediate release can pass this test
+	})
+	alice, bob := h.addMember("alice"), h.addMember("bob")
+	ac := alice.connect()
+	ec := bob.connect(func(hl *testkit.Hello) { hl.Ephemeral = true; hl.ClientAck = true })
+	sendAcked(t, ac, "bob", "now", "pulled-not-acked")
+	if ok := request(ec, map[string]any{"type": "fetch_pending"}); ok["count"] != float64(1) {
+		t.Fatalf("fetch_pending = %v", ok)
+	}
+	ec.WaitFor(pushWithCiphertext("pulled-not-acked"))
+	ec.WS.Close(websocket.StatusNormalClosure, "done")
+	real := bob.connect(withSession("bob-real"))
+	real.WaitFor(pushWithCiphertext("pulled-not-acked"))
 }
 
 func TestUnansweredPingClosesTheSession(t *testing.T) {

@@ -15,13 +15,6 @@ import (
 // never a delivery target, so new mail is found only by fetching.
 const inboxPoll = 500 * time.Millisecond
 
-// inboxSessionID is the one session id every `inbox` uses. The broker binds
-// the rows a session fetched to its id and keeps unacked ones (a message
-// that did not decrypt, a run interrupted mid-way) for that session's resume
-// window; with a fixed id the next `inbox` resumes the session and sees them
-// again instead of missing them for that window.
-const inboxSessionID = "claudemesh-cli-inbox"
-
 func (a *App) inboxCmd() *cobra.Command {
 	var wait time.Duration
 	cmd := &cobra.Command{
@@ -62,7 +55,7 @@ func (a *App) inbox(ctx context.Context, wait time.Duration) error {
 	if wait < 0 {
 		return usagef("--wait must not be negative")
 	}
-	return a.withSessionID(ctx, inboxSessionID, func(s *meshSession) error {
+	return a.withSession(ctx, func(s *meshSession) error {
 		mk, _ := s.meshKey() // nil: Open reports secretbox messages as undecryptable, naming why
 		deadline := time.Now().Add(wait)
 		seen := map[string]bool{} // messageIds already printed or reported
