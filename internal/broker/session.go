@@ -88,12 +88,39 @@ type session struct {
 	syncDue  bool // a sync was scheduled after the running one started
 	buffered []pushItem
 	inflight map[string]struct{} // pushed, not yet acked
+	// acking holds messages the client acked whose delivered mark may not
+	// be committed yet (the committer batches them): a sync in that window
+	// still reads the row as pending and must not push it again. Entries
+	// older than ackRecordGrace are ignored, so a mark that failed still
+	// leads to a redelivery (at-least-once).
+	acking map[string]time.Time
 	// Messages the gate holds (gate.go): live ones in memory, so turning
 	// idle releases them without a store read; heldInStore means some exist
 	// only in the store and the release must sync.
 	held        []pushItem
 	heldBytes   int
 	heldInStore bool
+}
+
+// ackRecordGrace bounds how long an acked message is kept from being pushed
+// again while its delivered mark is committed (commits time out at 10 s).
+const ackRecordGrace = 30 * time.Second
+
+// noteAckingLocked remembers an acked message for ackRecordGrace; the map
+// is pruned when it grows, so it holds about one grace period of acks.
+func (s *session) noteAckingLocked(messageID string) {
+	if s.acking == nil {
+		s.acking = make(map[string]time.Time)
+	}
+	now := time.Now()
+	if len(s.acking) >= 1024 {
+		for id, at := range s.acking {
+			if now.Sub(at) >= ackRecordGrace {
+				delete(s.acking, id)
+			}
+		}
+	}
+	s.acking[messageID] = now
 }
 
 func (s *session) key() memberSession { return memberSession{s.member.ID, s.sessionID} }
@@ -116,6 +143,12 @@ func (s *session) offer(it pushItem) {
 func (s *session) pushLocked(it pushItem, gate bool) bool {
 	if _, dup := s.inflight[it.messageID]; dup {
 		return false
+	}
+	if at, ok := s.acking[it.messageID]; ok {
+		if time.Since(at) < ackRecordGrace {
+			return false
+		}
+		delete(s.acking, it.messageID)
 	}
 	if gate && s.heldLocked(it.priority) {
 		s.holdLocked(it)
@@ -284,6 +317,7 @@ func (s *session) runSyncer() {
 func (s *session) acked(messageID string) {
 	s.mu.Lock()
 	delete(s.inflight, messageID)
+	s.noteAckingLocked(messageID)
 	s.mu.Unlock()
 	s.b.commits.markDelivered(store.DeliveryKey{MessageID: messageID, MemberID: s.member.ID, SessionID: s.sessionID})
 }

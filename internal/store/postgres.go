@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +40,9 @@ type pgStore struct {
 // OpenPostgres connects to databaseURL and applies pending migrations. A
 // search_path parameter in the URL is sent as a run-time parameter, so
 // tables and goose's version table live in that schema.
+// defaultPoolMaxConns is the pool size unless DATABASE_URL sets pool_max_conns.
+const defaultPoolMaxConns = 32
+
 func OpenPostgres(ctx context.Context, databaseURL string) (Store, error) {
 	connCfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
@@ -50,6 +54,12 @@ func OpenPostgres(ctx context.Context, databaseURL string) (Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: bad DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		// pgxpool's default (4 on a 2-core machine) starves the broker: the
+		// writer, delivery reads, acks, hellos and the cluster loops all
+		// need connections at once. pool_max_conns in the URL overrides.
+		cfg.MaxConns = defaultPoolMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
