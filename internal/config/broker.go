@@ -41,6 +41,9 @@ type Broker struct {
 	// before the node counts as dead (PostgreSQL only matters here).
 	ClusterHeartbeat   time.Duration
 	ClusterNodeTimeout time.Duration
+	// PprofAddr, when set, serves net/http/pprof on its own listener (a
+	// loopback address: profiles expose internals, never message content).
+	PprofAddr string
 }
 
 // setting is one env var with its matching flag. The flag name is derived
@@ -76,6 +79,7 @@ func settings() []setting {
 		{"LOG_LEVEL", "info", "debug, info, warn or error", func(b *Broker, v string) error { b.LogLevel = v; return oneOf(v, "debug", "info", "warn", "error") }},
 		{"LOG_FORMAT", "text", "text or json", func(b *Broker, v string) error { b.LogFormat = v; return oneOf(v, "text", "json") }},
 		{"CLUSTER_HEARTBEAT_SECONDS", "5", "seconds between a node's heartbeats and dead-node checks", func(b *Broker, v string) error { return parseSeconds(v, &b.ClusterHeartbeat) }},
+		{"BROKER_PPROF_ADDR", "", "host:port for a Go pprof listener (loopback only; empty: off)", func(b *Broker, v string) error { b.PprofAddr = v; return checkLoopbackAddr(v) }},
 		{"CLUSTER_NODE_TIMEOUT_SECONDS", "20", "seconds without a heartbeat before a node is declared dead and its sessions taken over", func(b *Broker, v string) error { return parseSeconds(v, &b.ClusterNodeTimeout) }},
 	}
 }
@@ -172,6 +176,25 @@ func parseDuration(v string, dst *time.Duration) error {
 func nonEmpty(v string) error {
 	if strings.TrimSpace(v) == "" {
 		return fmt.Errorf("must not be empty")
+	}
+	return nil
+}
+
+// checkLoopbackAddr accepts "" or host:port on a loopback IP: profiles
+// must not be reachable from the network.
+func checkLoopbackAddr(v string) error {
+	if v == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want host:port, e.g. 127.0.0.1:6060: %v", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("host %q is not a loopback IP address (127.0.0.1 or ::1)", host)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
 	}
 	return nil
 }

@@ -59,6 +59,8 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 		{flags: []string{"--auth-failures-per-min", "-1"}, want: "--auth-failures-per-min"},
 		{env: map[string]string{"AUTH_FAILURES_PER_MIN": "lots"}, want: "AUTH_FAILURES_PER_MIN"},
 		{env: map[string]string{"BROKER_PUBLIC_URL": "not a url"}, want: "BROKER_PUBLIC_URL"},
+		{env: map[string]string{"BROKER_PPROF_ADDR": "0.0.0.0:6060"}, want: "BROKER_PPROF_ADDR"},
+		{flags: []string{"--pprof-addr", "localhost"}, want: "--pprof-addr"},
 		{env: map[string]string{"DATABASE_URL": "mysql://u:secretpw@h/db"}, want: "DATABASE_URL", mustHide: "secretpw"},
 		{env: map[string]string{"BROKER_ENCRYPTION_KEY": "abc123"}, want: "BROKER_ENCRYPTION_KEY", mustHide: "abc123"},
 	} {

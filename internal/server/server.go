@@ -31,6 +31,9 @@ type Server struct {
 	// PublicURL is cfg.PublicURL, with a default URL's port 0 replaced by
 	// the bound port.
 	PublicURL string
+	// PprofAddr is the bound pprof listener when BROKER_PPROF_ADDR is set.
+	PprofAddr string
+	pprof     *http.Server
 	http      *http.Server
 	done      chan error
 	log       *slog.Logger
@@ -102,6 +105,12 @@ func Start(ctx context.Context, cfg config.Broker, opts broker.Options) (*Server
 		done: make(chan error, 1), log: b.Logger(), lock: lock,
 		http: &http.Server{Handler: api.New(deps).Handler(), ReadHeaderTimeout: 10 * time.Second},
 	}
+	if cfg.PprofAddr != "" {
+		if err := s.servePprof(cfg.PprofAddr); err != nil {
+			s.Shutdown(ctx)
+			return nil, err
+		}
+	}
 	go func() { s.done <- s.http.Serve(ln) }()
 	return s, nil
 }
@@ -124,6 +133,9 @@ func (s *Server) Done() <-chan error { return s.done }
 // Shutdown drains: stop accepting, close sockets with 1001, flush accepted
 // commits, then close the store.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.pprof != nil {
+		s.pprof.Close()
+	}
 	httpErr := s.http.Shutdown(ctx) // stops the listener; hijacked sockets are the broker's
 	brokerErr := s.Broker.Shutdown(ctx)
 	auditErr := s.Audit.Close(ctx) // after the broker: its last session_disconnected rows get written
