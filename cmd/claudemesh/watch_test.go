@@ -71,12 +71,30 @@ func TestHomeSuggestsACommandThatExists(t *testing.T) {
 	if !strings.Contains(r.stdout, "mesh     platform") {
 		t.Fatalf("home screen lacks the mesh:\n%s", r)
 	}
+	assertNextStepExists(t, olivia, r)
+	// join ends with a next step too.
+	inv := olivia.must("invite", "create", "--json")
+	var link struct{ URL string }
+	if err := json.Unmarshal([]byte(inv.stdout), &link); err != nil {
+		t.Fatal(err)
+	}
+	carol := newUser(t, "carol")
+	assertNextStepExists(t, carol, carol.must("join", link.URL, "-y"))
+}
+
+// assertNextStepExists checks that the "Next:" line names a real command.
+func assertNextStepExists(t *testing.T, u *user, r result) {
+	t.Helper()
 	_, after, ok := strings.Cut(r.stdout, "Next:")
-	fields := strings.Fields(strings.SplitN(after, "\n", 3)[1])
-	if !ok || len(fields) < 2 || fields[0] != "claudemesh" {
+	lines := strings.SplitN(after, "\n", 3)
+	if !ok || len(lines) < 2 {
+		t.Fatalf("no next step:\n%s", r)
+	}
+	fields := strings.Fields(lines[1])
+	if len(fields) < 2 || fields[0] != "claudemesh" {
 		t.Fatalf("no next step command:\n%s", r)
 	}
-	if h := olivia.run(fields[1], "--help"); h.code != 0 || !strings.Contains(h.stdout, "Usage:\n  claudemesh "+fields[1]) {
+	if h := u.run(fields[1], "--help"); h.code != 0 || !strings.Contains(h.stdout, "Usage:\n  claudemesh "+fields[1]) {
 		t.Fatalf("the suggested `claudemesh %s` is not a command of this build:\n%s", fields[1], h)
 	}
 }

@@ -26,6 +26,8 @@ type App struct {
 	Getenv func(string) string
 	Now    func() time.Time
 
+	root *cobra.Command // the command tree of this run (see hasCommand)
+
 	// Flags common to several commands.
 	jsonOut bool
 	meshRef string
@@ -43,6 +45,7 @@ func Main(args []string) int {
 // Run executes one command line and prints a failure to stderr.
 func (a *App) Run(ctx context.Context, args []string) int {
 	root := a.rootCmd()
+	a.root = root
 	root.SetArgs(args)
 	root.SetIn(a.Stdin)
 	root.SetOut(a.Stdout)

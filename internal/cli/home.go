@@ -45,21 +45,35 @@ func (a *App) runHome(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintf(a.Stdout, "  mesh     %s %s as %s\n", u.title.Render(m.Slug), u.dim.Render(m.BrokerURL), m.Role)
 	}
 	fmt.Fprintf(a.Stdout, "  shell    %s\n", u.dim.Render("claudemesh peers · send <to> <message> · inbox · status"))
-	// Suggest only commands this build has: install and launch come with the
-	// Claude Code integration.
-	has := func(name string) bool {
-		c, _, err := cmd.Root().Find([]string{name})
-		return err == nil && c.Name() == name
+	a.suggestNext(u, "")
+	return nil
+}
+
+// suggestNext names the one next step once a mesh is joined, offering only
+// commands this build has (install and launch come with the Claude Code
+// integration).
+func (a *App) suggestNext(u *ui, meshSlug string) {
+	launch := "claudemesh launch"
+	if meshSlug != "" {
+		launch += " --mesh " + meshSlug
 	}
 	switch {
-	case !claudeCodeWired(a.Getenv("HOME")) && has("install"):
+	case !claudeCodeWired(a.Getenv("HOME")) && a.hasCommand("install"):
 		u.nextStep(a.Stdout, "wire claudemesh into Claude Code:", "claudemesh install")
-	case has("launch"):
-		u.nextStep(a.Stdout, "start Claude Code on the mesh:", "claudemesh launch")
+	case a.hasCommand("launch"):
+		u.nextStep(a.Stdout, "start Claude Code on the mesh:", launch)
 	default:
-		u.nextStep(a.Stdout, "see who is online:", "claudemesh peers")
+		u.nextStep(a.Stdout, "see who is online, then say hello:", "claudemesh peers    and    claudemesh send <name> \"hello\"")
 	}
-	return nil
+}
+
+// hasCommand reports whether this build has a top-level command name.
+func (a *App) hasCommand(name string) bool {
+	if a.root == nil {
+		return false
+	}
+	c, _, err := a.root.Find([]string{name})
+	return err == nil && c.Name() == name
 }
 
 // claudeCodeWired reports whether ~/.claude.json registers the claudemesh

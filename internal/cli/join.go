@@ -218,11 +218,7 @@ func (a *App) saveJoined(f *cliconfig.File, m cliconfig.Mesh, display string) er
 	}
 	u := a.ui()
 	fmt.Fprintf(a.Stdout, "%s %s as %s (member %s)\n", u.ok.Render("Joined"), u.title.Render(m.Name), m.Role, m.MemberID)
-	if claudeCodeWired(a.Getenv("HOME")) {
-		u.nextStep(a.Stdout, "start Claude Code on the mesh:", "claudemesh launch --mesh "+m.Slug)
-	} else {
-		u.nextStep(a.Stdout, "wire claudemesh into Claude Code:", "claudemesh install")
-	}
+	a.suggestNext(u, m.Slug)
 	return nil
 }
 
