@@ -32,6 +32,7 @@ func benchCmd() *cobra.Command {
 			if out == "" {
 				out = filepath.Join("bench", "results", time.Now().UTC().Format("2006-01-02")+".md")
 			}
+			cfg.ProfileDir = strings.TrimSuffix(out, filepath.Ext(out))
 			started := time.Now()
 			outs, err := bench.Run(cmd.Context(), cfg)
 			target.Cleanup()

@@ -23,6 +23,9 @@ type Config struct {
 	Only        []string
 	Quick       bool // a scaled-down smoke run of the same set: its figures are not the targets' figures
 	Progress    io.Writer
+	// ProfileDir, when set, receives the broker's profiles (<item>.cpu.pprof,
+	// <item>.heap.pprof); it sits next to the results file, named after it.
+	ProfileDir string
 }
 
 // Outcome is one figure of the set.
@@ -35,6 +38,7 @@ type Outcome struct {
 	Lost     string // "0", a count, or "-" where nothing is sent
 	Result   *scenario.Result
 	Err      error
+	Profile  *Profile   // the broker's profile during the run; nil: none taken
 	Load     [2]float64 // 1-minute load average before and after
 	Seconds  float64
 }
@@ -45,6 +49,7 @@ type item struct {
 	opts             scenario.Options
 	postgres         bool
 	relay            bool                                    // run on the relay (P8)
+	profile          string                                  // "cpu" or "heap": the broker profile taken during the load
 	measure          func(r *scenario.Result) (string, bool) // figure and whether it meets the target
 }
 
@@ -70,18 +75,18 @@ func standard(quick bool) []item {
 	}
 	return []item{
 		{id: "P1", figure: fmt.Sprintf("durable DM throughput, SQLite, %d sessions", dm.Sessions), goal: ">= 20,000 msg/s",
-			name: "dm", opts: dm, measure: throughput(20000)},
+			name: "dm", opts: dm, profile: "cpu", measure: throughput(20000)},
 		{id: "P8", figure: "P1 throughput / bare relay throughput, same settings", goal: ">= 0.5",
 			name: "dm", opts: dm, relay: true},
 		{id: "P2", figure: fmt.Sprintf("DM end-to-end latency at %s msg/s, SQLite", num(float64(paced.Rate))), goal: "p99 <= 25 ms",
-			name: "dm", opts: paced, measure: func(r *scenario.Result) (string, bool) {
+			name: "dm", opts: paced, profile: "cpu", measure: func(r *scenario.Result) (string, bool) {
 				return fmt.Sprintf("p99 %.1f ms (p50 %.1f, max %.1f; achieved %s msg/s)", r.EndToEnd.P99, r.EndToEnd.P50, r.EndToEnd.Max, num(r.Throughput)),
 					r.EndToEnd.P99 <= 25 && r.EndToEnd.Count > 0
 			}},
 		{id: "P3", figure: fmt.Sprintf("durable DM throughput, PostgreSQL, %d sessions", dm.Sessions), goal: ">= 8,000 msg/s",
-			name: "dm", opts: dm, postgres: true, measure: throughput(8000)},
+			name: "dm", opts: dm, postgres: true, profile: "cpu", measure: throughput(8000)},
 		{id: "P4", figure: fmt.Sprintf("idle sessions held by one broker (%s in meshes of %d)", num(float64(connect.Sessions)), connect.MeshSize),
-			goal: "10,000 sessions, RSS <= 400 MB, <= 40 KB each", name: "connect", opts: connect,
+			goal: "10,000 sessions, RSS <= 400 MB, <= 40 KB each", name: "connect", opts: connect, profile: "heap",
 			measure: func(r *scenario.Result) (string, bool) {
 				if r.RSS == nil || r.Hello == nil {
 					return "no RSS reading", false
@@ -92,7 +97,7 @@ func standard(quick bool) []item {
 			}},
 		{id: "P5", figure: "hello rate (signature verify + member lookup), while opening P4's sessions", goal: ">= 3,000 hellos/s"},
 		{id: "P6", figure: fmt.Sprintf("broadcast into %d sessions (%d/s)", bcast.Sessions, bcast.Rate), goal: "p99 send -> last push <= 100 ms",
-			name: "broadcast", opts: bcast, measure: func(r *scenario.Result) (string, bool) {
+			name: "broadcast", opts: bcast, profile: "cpu", measure: func(r *scenario.Result) (string, bool) {
 				return fmt.Sprintf("p99 %.1f ms (p50 %.1f, max %.1f)", r.EndToEnd.P99, r.EndToEnd.P50, r.EndToEnd.Max),
 					r.EndToEnd.P99 <= 100 && r.EndToEnd.Count > 0
 			}},
@@ -132,7 +137,7 @@ func Run(ctx context.Context, cfg Config) ([]Outcome, error) {
 		progress(cfg.Progress, "%s: %s", it.id, it.figure)
 		o.Load[0] = loadavg()
 		start := time.Now()
-		o.Result, o.Err = runItem(ctx, cfg, it)
+		o.Result, o.Profile, o.Err = runItem(ctx, cfg, it)
 		o.Seconds = time.Since(start).Seconds()
 		o.Load[1] = loadavg()
 		if o.Err == nil {
@@ -183,7 +188,7 @@ func fromP4(o *Outcome, p4 *Outcome) {
 	}
 }
 
-func runItem(ctx context.Context, cfg Config, it item) (*scenario.Result, error) {
+func runItem(ctx context.Context, cfg Config, it item) (*scenario.Result, *Profile, error) {
 	var t *target.Target
 	var err error
 	if it.relay {
@@ -196,15 +201,22 @@ func runItem(ctx context.Context, cfg Config, it item) (*scenario.Result, error)
 		t, err = target.Broker(ctx, spec, it.name, withDefaults(it))
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer t.Close()
+	return runOn(ctx, cfg, it, t)
+}
+
+// runOn runs the item's scenario on t, with its profile when it takes one.
+func runOn(ctx context.Context, cfg Config, it item, t *target.Target) (*scenario.Result, *Profile, error) {
+	prof := profileDuringLoad(cfg, it, t)
 	r, err := scenario.Run(ctx, it.name, t.Env, it.opts)
+	p := prof.result(ctx)
 	if err != nil {
-		return nil, err
+		return nil, p, err
 	}
 	r.Broker = t.Settings
-	return r, nil
+	return r, p, nil
 }
 
 func withDefaults(it item) scenario.Options {

@@ -45,6 +45,7 @@ func Markdown(w io.Writer, cfg Config, outs []Outcome, started time.Time, took t
 	writeSettings(w, outs)
 	writeMachine(w)
 	writeNotes(w, outs)
+	writeProfiles(w, outs)
 	fmt.Fprintf(w, "\n## Full output of each run\n")
 	for _, o := range outs {
 		if o.Result == nil || o.ID == "P5" {

@@ -30,14 +30,17 @@ type Options struct {
 
 // Proc is a running broker.
 type Proc struct {
-	URL     string // http://127.0.0.1:port
-	PID     int
-	Backend string // sqlite | postgres
-	Dir     string
-	LogPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	keep    bool
+	URL string // http://127.0.0.1:port
+	PID int
+	// PprofAddr is the broker's net/http/pprof listener (host:port on
+	// loopback), for the benchmark's profiles; empty if it did not report one.
+	PprofAddr string
+	Backend   string // sqlite | postgres
+	Dir       string
+	LogPath   string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	keep      bool
 }
 
 // Start runs `<bin> serve` on a free loopback port with a fresh data
@@ -59,6 +62,9 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 	env := map[string]string{
 		"BROKER_HOST": "127.0.0.1", "BROKER_PORT": "0", "BROKER_DATA_DIR": filepath.Join(dir, "data"),
 		"DATABASE_URL": opts.DatabaseURL, "LOG_FORMAT": "json", "LOG_LEVEL": "info",
+		// Port 0: the broker picks a free loopback port and logs it, so
+		// there is no window in which another process can take it.
+		"BROKER_PPROF_ADDR": "127.0.0.1:0",
 	}
 	for k, v := range opts.Settings {
 		env[k] = v
@@ -78,7 +84,7 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 		return nil, fmt.Errorf("starting %s: %w", opts.Bin, err)
 	}
 	p.PID = p.cmd.Process.Pid
-	addr := make(chan string, 1)
+	addr := make(chan listening, 1)
 	go p.scanLog(stderr, logFile, addr)
 	go func() { _ = p.cmd.Wait(); logFile.Close(); close(p.exited) }()
 	if err := p.waitReady(ctx, addr); err != nil {
@@ -88,12 +94,17 @@ func Start(ctx context.Context, opts Options) (*Proc, error) {
 	return p, nil
 }
 
+// listening is what the broker's startup log says about its listeners.
+type listening struct{ addr, pprof string }
+
 // scanLog copies the broker's stderr to its log file and reports the
-// address from the "broker listening" line (the port was 0).
-func (p *Proc) scanLog(r io.Reader, w io.Writer, addr chan<- string) {
+// addresses from the "pprof listening" and "broker listening" lines (the
+// ports were 0); the broker logs pprof's first.
+func (p *Proc) scanLog(r io.Reader, w io.Writer, addr chan<- listening) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	found := false
+	pprofAddr := ""
 	for sc.Scan() {
 		line := sc.Bytes()
 		_, _ = w.Write(line)
@@ -105,20 +116,26 @@ func (p *Proc) scanLog(r io.Reader, w io.Writer, addr chan<- string) {
 			Msg  string `json:"msg"`
 			Addr string `json:"addr"`
 		}
-		if json.Unmarshal(line, &rec) == nil && rec.Msg == "broker listening" && rec.Addr != "" {
+		if json.Unmarshal(line, &rec) != nil || rec.Addr == "" {
+			continue
+		}
+		switch rec.Msg {
+		case "pprof listening":
+			pprofAddr = rec.Addr
+		case "broker listening":
 			found = true
-			addr <- rec.Addr
+			addr <- listening{addr: rec.Addr, pprof: pprofAddr}
 		}
 	}
 	_, _ = io.Copy(w, r)
 }
 
-func (p *Proc) waitReady(ctx context.Context, addr <-chan string) error {
+func (p *Proc) waitReady(ctx context.Context, addr <-chan listening) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	select {
 	case a := <-addr:
-		p.URL = "http://" + a
+		p.URL, p.PprofAddr = "http://"+a.addr, a.pprof
 	case <-p.exited:
 		return errors.New("the broker exited during startup")
 	case <-ctx.Done():

@@ -22,6 +22,7 @@ func runBroadcast(ctx context.Context, env Env, opts Options) (*Result, error) {
 	rss := watchRSS(env.PID)
 	start := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, opts.Duration)
+	steadyDone := env.steady(ctx, opts.Duration)
 	var wg sync.WaitGroup
 	for i := range opts.Senders {
 		expect := verify.AllExcept(p.n, i)
@@ -33,6 +34,7 @@ func runBroadcast(ctx context.Context, env Env, opts Options) (*Result, error) {
 	}
 	wg.Wait()
 	cancel()
+	steadyDone()
 	p.drain(ctx)
 	r := p.result("broadcast", start, rss.stop(p.n))
 	r.EndToEndLabel = "send -> push at the last of the other sessions"

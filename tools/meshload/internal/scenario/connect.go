@@ -40,10 +40,12 @@ func runConnect(ctx context.Context, env Env, opts Options) (*Result, error) {
 		p.closeAll()
 		return nil, fmt.Errorf("sessions did not answer a ping after connecting: %w", err)
 	}
+	steadyDone := env.steady(ctx, opts.Hold)
 	select {
 	case <-time.After(opts.Hold):
 	case <-ctx.Done():
 	}
+	steadyDone()
 	r := p.result("connect", start, rss.stop(p.n))
 	r.Seconds = time.Since(start).Seconds()
 	r.EndToEndLabel = ""

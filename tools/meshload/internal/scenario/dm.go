@@ -20,6 +20,7 @@ func runDM(ctx context.Context, env Env, opts Options) (*Result, error) {
 	rss := watchRSS(env.PID)
 	start := time.Now()
 	lctx, cancel := context.WithTimeout(ctx, opts.Duration)
+	steadyDone := env.steady(ctx, opts.Duration)
 	var wg sync.WaitGroup
 	for i := range p.n {
 		rng := rand.New(rand.NewPCG(uint64(i), uint64(start.UnixNano())))
@@ -37,6 +38,7 @@ func runDM(ctx context.Context, env Env, opts Options) (*Result, error) {
 	}
 	wg.Wait()
 	cancel()
+	steadyDone()
 	p.drain(ctx)
 	r := p.result("dm", start, rss.stop(p.n))
 	p.finish(r)

@@ -3,6 +3,7 @@
 package scenario
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"time"
@@ -18,6 +19,23 @@ type Env struct {
 	Relay      bool   // the target is the bare relay: no HTTP setup, keys made locally
 	Backend    string // sqlite | postgres | relay, for the report
 	Progress   io.Writer
+	// Steady, when set, is called as the measured load begins (sending
+	// starts; for connect, once every session is held) with how long it
+	// lasts; the scenario calls the returned func when the load ends,
+	// before it drains or closes anything, and it waits for whatever
+	// Steady started (the benchmark's broker profiles).
+	Steady func(ctx context.Context, window time.Duration) (wait func())
+}
+
+// steady calls env.Steady if set; the returned func is never nil.
+func (env Env) steady(ctx context.Context, window time.Duration) func() {
+	if env.Steady == nil {
+		return func() {}
+	}
+	if wait := env.Steady(ctx, window); wait != nil {
+		return wait
+	}
+	return func() {}
 }
 
 // Options are the knobs of every scenario; each uses the ones it needs.

@@ -35,9 +35,10 @@ type Spec struct {
 
 // Target is a running broker or relay; Close stops what was spawned.
 type Target struct {
-	Env      scenario.Env
-	Settings map[string]string // broker settings of a spawned broker
-	closers  []func()
+	Env       scenario.Env
+	Settings  map[string]string // broker settings of a spawned broker
+	PprofAddr string            // a spawned broker's pprof listener (host:port)
+	closers   []func()
 }
 
 // Close stops spawned processes, newest first.
@@ -144,6 +145,7 @@ func Broker(ctx context.Context, spec Spec, name string, o scenario.Options) (*T
 		fmt.Fprintf(spec.Progress, "meshload: broker log and data in %s\n", proc.Dir)
 	}
 	t.Env = scenario.Env{URL: proc.URL, AdminToken: spec.AdminToken, PID: proc.PID, Backend: proc.Backend, Progress: spec.Progress}
+	t.PprofAddr = proc.PprofAddr
 	return t, nil
 }
 

@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -71,6 +72,9 @@ func TestSpawnedBrokerRunsADM(t *testing.T) {
 	t.Cleanup(tg.Close)
 	if tg.Env.PID <= 0 || tg.Env.PID == os.Getpid() || tg.Env.Backend != "sqlite" {
 		t.Fatalf("env = %+v", tg.Env)
+	}
+	if host, _, err := net.SplitHostPort(tg.PprofAddr); err != nil || host != "127.0.0.1" {
+		t.Fatalf("pprof listener %q: want the spawned broker's loopback address (%v)", tg.PprofAddr, err)
 	}
 	if got := tg.Settings["MAX_CONNECTIONS_PER_MESH"]; got != "22" {
 		t.Fatalf("MAX_CONNECTIONS_PER_MESH = %q, want sessions+16", got)
