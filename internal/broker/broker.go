@@ -209,7 +209,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 }
 
 // waitFlushed waits until no session has a send waiting for its commit or a
-// frame waiting for its socket, at most 5 s. It polls channel lengths, which
+// frame waiting for its socket, at most 5 s. It polls queue lengths, which
 // are safe to read from any goroutine, instead of joining per-session
 // WaitGroups owned by the readers.
 func (b *Broker) waitFlushed(ctx context.Context) {
@@ -222,7 +222,7 @@ func (b *Broker) waitFlushed(ctx context.Context) {
 				continue
 			default:
 			}
-			if len(s.sendSlots) > 0 || len(s.out) > 0 {
+			if len(s.sendSlots) > 0 || s.out.len() > 0 {
 				busy = true
 				break
 			}

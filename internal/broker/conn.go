@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -64,8 +65,8 @@ func (b *Broker) handleConn(ws *websocket.Conn, remote string) {
 		return
 	}
 	go s.runWriter()
-	go s.runSyncer()
-	go b.keepAlive(ctx, s)
+	stopPings := b.keepAlive(ctx, s)
+	defer stopPings()
 	s.requestSync() // queued messages flow only after hello_ack, which is already queued
 	b.readLoop(ctx, s)
 	s.close(int(websocket.StatusNormalClosure), "")
@@ -97,26 +98,45 @@ func (b *Broker) readLoop(ctx context.Context, s *session) {
 }
 
 // keepAlive pings every PingInterval; a peer that does not answer within
-// PongTimeout is gone.
-func (b *Broker) keepAlive(ctx context.Context, s *session) {
-	t := time.NewTicker(b.opts.PingInterval)
-	defer t.Stop()
-	for {
+// PongTimeout is gone. A timer rather than a goroutine per session: an idle
+// session holds no pinger between pings (quality.md P4). The returned stop
+// ends it; a ping already running ends with ctx.
+func (b *Broker) keepAlive(ctx context.Context, s *session) (stop func()) {
+	var (
+		mu      sync.Mutex // guards t against the callback's re-arm racing stop
+		t       *time.Timer
+		stopped bool
+	)
+	ping := func() {
 		select {
 		case <-s.done:
 			return
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			pctx, cancel := context.WithTimeout(ctx, b.opts.PongTimeout)
-			err := s.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				b.log.Debug("closing a session that did not answer ping", "presence", s.presenceID, "err", err)
-				s.abort()
-				return
-			}
+		default:
 		}
+		pctx, cancel := context.WithTimeout(ctx, b.opts.PongTimeout)
+		err := s.ws.Ping(pctx)
+		cancel()
+		if err != nil {
+			b.log.Debug("closing a session that did not answer ping", "presence", s.presenceID, "err", err)
+			s.abort()
+			return
+		}
+		mu.Lock()
+		if !stopped {
+			t.Reset(b.opts.PingInterval)
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	t = time.AfterFunc(b.opts.PingInterval, ping)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
 	}
 }
 

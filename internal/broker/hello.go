@@ -122,7 +122,7 @@ func (b *Broker) checkHello(ctx context.Context, f *protocol.ClientFrame) (*sess
 		displayName: name, hello: f, clientAck: f.HasCapability(protocol.CapClientAck),
 		protocol: f.Protocol, ephemeral: f.Ephemeral, connectedAt: now,
 		limiter: newTokenBucket(b.cfg.SendRatePerSec, now), sendSlots: make(chan struct{}, pipelineDepth(b.opts.WriteQueueSize)),
-		out: make(chan *outFrame, b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1), drained: make(chan struct{}, 1),
+		out: newWriteQueue(b.opts.WriteQueueSize), done: make(chan struct{}), kick: make(chan struct{}, 1), drained: make(chan struct{}, 1),
 		syncing: !f.Ephemeral, syncDue: !f.Ephemeral, // live offers wait for the first sync
 		status: status, source: sourceManual, statusAt: now, inflight: map[string]struct{}{},
 	}, nil

@@ -25,9 +25,8 @@ const (
 
 // outFrame is one queued frame. pushID is set for message pushes so the
 // writer can treat a successful write as the ack of an old client. Queues
-// hold pointers: a queue's buffer is allocated in full when the session
-// starts, and 1024 slots of 8 bytes instead of 72 keep an idle session
-// small (quality.md P4).
+// hold pointers and grow as they fill (writequeue.go), so an idle session
+// stays small (quality.md P4).
 type outFrame struct {
 	data      []byte
 	pushID    string
@@ -69,11 +68,12 @@ type session struct {
 	sendSlots    chan struct{}
 	pendingSends sync.WaitGroup
 
-	out       chan *outFrame
+	out       *writeQueue
 	done      chan struct{} // closed when the connection is finished
 	closeOnce sync.Once
 	slow      atomic.Bool   // the write queue overflowed; closing with 4002
-	kick      chan struct{} // wakes the syncer (capacity 1)
+	kick      chan struct{} // a pending wake of the syncer (capacity 1)
+	syncer    atomic.Bool   // a runSyncer goroutine is running
 	drained   chan struct{} // the writer made room in out (capacity 1)
 	syncMu    sync.Mutex    // serializes backlog loads (syncer and fetch_pending)
 
@@ -166,9 +166,11 @@ func (s *session) send(data []byte) { s.enqueue(&outFrame{data: data}) }
 // closed; everything undelivered stays pending in the store.
 func (s *session) enqueue(f *outFrame) {
 	select {
-	case s.out <- f:
 	case <-s.done:
+		return
 	default:
+	}
+	if !s.out.push(f) {
 		if s.slow.CompareAndSwap(false, true) { // count and close once
 			s.b.metrics.slowConsumers.Inc()
 			go s.close(statusSlowConsume, "write queue full")
@@ -261,8 +263,8 @@ func (s *session) flushBuffered(ctx context.Context) {
 // when the session or ctx ended. Only syncs wait here, never the committer.
 func (s *session) waitRoom(ctx context.Context) int {
 	for {
-		if used := len(s.out); used <= cap(s.out)/2 {
-			return max(1, cap(s.out)-used-cap(s.out)/8)
+		if used, size := s.out.len(), s.out.limit; used <= size/2 {
+			return max(1, size-used-size/8)
 		}
 		select {
 		case <-s.drained:
@@ -297,17 +299,35 @@ func (s *session) requestSync() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
+		return // a wake is pending: its syncer is running or being started
+	}
+	if s.syncer.CompareAndSwap(false, true) {
+		go s.runSyncer()
 	}
 }
 
+// runSyncer runs syncs while wakes are pending, then exits: an idle session
+// holds no syncer goroutine (quality.md P4), and the sync's deep store
+// stack is freed with it. At most one runs per session: syncer is true
+// while one does, and a wake that lands as it stops is taken either by it
+// (the re-check) or by the waker's own start, never by both or neither.
 func (s *session) runSyncer() {
 	for {
 		select {
 		case <-s.done:
+			s.syncer.Store(false)
 			return
+		default:
+		}
+		select {
 		case <-s.kick:
 			if _, err := s.sync(s.b.ctx, false); err != nil {
 				s.b.log.Warn("loading pending messages failed; will retry on next wake", "session", s.presenceID, "err", err)
+			}
+		default:
+			s.syncer.Store(false)
+			if len(s.kick) == 0 || !s.syncer.CompareAndSwap(false, true) {
+				return
 			}
 		}
 	}
@@ -324,39 +344,43 @@ func (s *session) acked(messageID string) {
 
 func (s *session) runWriter() {
 	for {
-		select {
-		case <-s.done:
-			return
-		case f := <-s.out:
+		f := s.out.pop()
+		if f == nil {
 			select {
-			case <-s.done: // closed meanwhile (e.g. superseded): never write or ack after that
+			case <-s.done:
 				return
+			case <-s.out.ready:
+				continue
+			}
+		}
+		select {
+		case <-s.done: // closed meanwhile (e.g. superseded): never write or ack after that
+			return
+		default:
+		}
+		if s.out.len() <= s.out.limit/2 {
+			select {
+			case s.drained <- struct{}{}:
 			default:
 			}
-			if len(s.out) <= cap(s.out)/2 {
-				select {
-				case s.drained <- struct{}{}:
-				default:
-				}
+		}
+		ctx, cancel := context.WithTimeout(s.b.ctx, s.b.opts.WriteTimeout)
+		err := s.ws.Write(ctx, websocket.MessageText, f.data)
+		cancel()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) { // a peer that stopped reading
+				s.b.metrics.writeTimeouts.Inc()
 			}
-			ctx, cancel := context.WithTimeout(s.b.ctx, s.b.opts.WriteTimeout)
-			err := s.ws.Write(ctx, websocket.MessageText, f.data)
-			cancel()
-			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) { // a peer that stopped reading
-					s.b.metrics.writeTimeouts.Inc()
-				}
-				s.abort()
-				return
-			}
-			if f.sendReply {
-				<-s.sendSlots
-			}
-			if f.pushID != "" {
-				s.b.metrics.deliverySecs.Observe(time.Since(f.createdAt).Seconds())
-				if !s.clientAck {
-					s.acked(f.pushID)
-				}
+			s.abort()
+			return
+		}
+		if f.sendReply {
+			<-s.sendSlots
+		}
+		if f.pushID != "" {
+			s.b.metrics.deliverySecs.Observe(time.Since(f.createdAt).Seconds())
+			if !s.clientAck {
+				s.acked(f.pushID)
 			}
 		}
 	}

@@ -33,6 +33,7 @@ type sqliteStore struct {
 	w     *sql.DB
 	r     *sql.DB
 	stmts *sqliteStmts // prepared on w
+	reads *sqliteReadStmts
 }
 
 // sqliteDSN builds a modernc.org/sqlite DSN.
@@ -99,7 +100,14 @@ func OpenSQLite(ctx context.Context, dataDir string) (Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &sqliteStore{w: w, r: r, stmts: stmts}
+	reads, err := prepareSQLiteReadStmts(ctx, r)
+	if err != nil {
+		stmts.close()
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	s := &sqliteStore{w: w, r: r, stmts: stmts, reads: reads}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -117,7 +125,7 @@ func (s *sqliteStore) Ping(ctx context.Context) error {
 }
 
 func (s *sqliteStore) Close() error {
-	return errors.Join(s.stmts.close(), s.r.Close(), s.w.Close())
+	return errors.Join(s.reads.close(), s.stmts.close(), s.r.Close(), s.w.Close())
 }
 
 // tx runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.

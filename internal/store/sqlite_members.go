@@ -61,8 +61,7 @@ func scanSQLiteMember(row interface{ Scan(...any) error }) (Member, error) {
 }
 
 func (s *sqliteStore) GetMember(ctx context.Context, meshID, memberID string) (Member, error) {
-	m, err := scanSQLiteMember(s.r.QueryRowContext(ctx,
-		`SELECT `+sqliteMemberCols+` FROM members WHERE id = ? AND mesh_id = ?`, memberID, meshID))
+	m, err := scanSQLiteMember(s.reads.getMember.QueryRowContext(ctx, memberID, meshID))
 	return m, sqliteErr("get member", err)
 }
 
@@ -118,11 +117,7 @@ func (s *sqliteStore) InsertPresence(ctx context.Context, p Presence) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.w.ExecContext(ctx, `INSERT INTO presences
-		(id, mesh_id, member_id, session_id, session_pubkey, node_id, display_name, pid, cwd,
-		 hostname, peer_type, channel, model, ephemeral, connected_at, ended_at,
-		 status, status_source, summary, groups, capabilities)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.stmts.insertPresence.ExecContext(ctx,
 		p.ID, p.MeshID, p.MemberID, p.SessionID, p.SessionPubkey, p.NodeID, p.DisplayName, p.PID, p.CWD,
 		p.Hostname, p.PeerType, p.Channel, p.Model, p.Ephemeral, msOf(p.ConnectedAt), msPtrOf(p.EndedAt),
 		st.Status, st.StatusSource, st.Summary, groups, caps)

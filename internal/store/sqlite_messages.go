@@ -15,11 +15,23 @@ const sessionRowExists = `EXISTS (SELECT 1 FROM deliveries x
 	WHERE x.message_seq = d.message_seq AND x.member_id = d.member_id AND x.session_id = ?4)`
 
 func (s *sqliteStore) ClaimMemberQueue(ctx context.Context, meshID, memberID, sessionID string, now time.Time) (int, error) {
+	args := []any{memberID, meshID, msOf(now), sessionID}
+	// Most session starts find nothing to claim: a read on the reader pool
+	// answers that without queueing behind message commits on the writer.
+	// It is the claim's own filter, so "none" here is what the claim would
+	// have found at this instant; rows committed later are offered live or
+	// claimed by the next sync, as before.
+	var any bool
+	if err := s.reads.hasClaimable.QueryRowContext(ctx, args[:3]...).Scan(&any); err != nil {
+		return 0, sqliteErr("claim member queue", err)
+	}
+	if !any {
+		return 0, nil
+	}
 	var n int64
 	err := s.tx(ctx, "claim member queue", func(tx *sql.Tx) error {
-		args := []any{memberID, meshID, msOf(now), sessionID}
-		res, err := tx.ExecContext(ctx, `UPDATE deliveries AS d SET session_id = ?4
-			WHERE `+claimFilter+` AND NOT `+sessionRowExists, args...)
+		t := s.bind(ctx, tx)
+		res, err := t.exec(t.ps.claimRows, args...)
 		if err != nil {
 			return err
 		}
@@ -27,7 +39,7 @@ func (s *sqliteStore) ClaimMemberQueue(ctx context.Context, meshID, memberID, se
 			return err
 		}
 		// What is left collides with a row the session already has: redundant.
-		_, err = tx.ExecContext(ctx, `DELETE FROM deliveries AS d WHERE `+claimFilter+` AND `+sessionRowExists, args...)
+		_, err = t.exec(t.ps.dropClaimed, args...)
 		return err
 	})
 	return int(n), err
@@ -67,13 +79,7 @@ func (s *sqliteStore) PendingForSession(ctx context.Context, meshID, memberID, s
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT m.seq, m.id, m.mesh_id, d.member_id, d.session_id, d.pinned,
-		m.sender_pubkey, m.sender_member_pubkey, m.sender_name, m.priority, m.kind, m.grp, m.enc,
-		m.nonce, m.ciphertext, m.created_at, m.expires_at
-		FROM deliveries d JOIN messages m ON m.seq = d.message_seq
-		WHERE d.member_id = ? AND d.session_id = ? AND d.status = 'pending'
-		  AND m.mesh_id = ? AND m.expires_at > ? AND d.message_seq > ?
-		ORDER BY d.message_seq LIMIT ?`, memberID, sessionID, meshID, msOf(now), afterSeq, limit)
+	rows, err := s.reads.pendingForSession.QueryContext(ctx, memberID, sessionID, meshID, msOf(now), afterSeq, limit)
 	if err != nil {
 		return nil, sqliteErr("pending for session", err)
 	}

@@ -20,6 +20,11 @@ type sqliteStmts struct {
 	meshExists       *sql.Stmt
 	setAuditHead     *sql.Stmt
 	markDelivered    *sql.Stmt
+	// The hello path (quality.md P5): one presence row and one queue claim
+	// per session start.
+	insertPresence *sql.Stmt
+	claimRows      *sql.Stmt
+	dropClaimed    *sql.Stmt
 }
 
 func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
@@ -34,6 +39,14 @@ func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
 		{&ps.markDelivered, `UPDATE deliveries SET status = 'delivered', delivered_at = ?
 			WHERE status = 'pending' AND member_id = ? AND session_id = ?
 			  AND message_seq = (SELECT seq FROM messages WHERE id = ?)`},
+		{&ps.insertPresence, `INSERT INTO presences
+			(id, mesh_id, member_id, session_id, session_pubkey, node_id, display_name, pid, cwd,
+			 hostname, peer_type, channel, model, ephemeral, connected_at, ended_at,
+			 status, status_source, summary, groups, capabilities)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&ps.claimRows, `UPDATE deliveries AS d SET session_id = ?4
+			WHERE ` + claimFilter + ` AND NOT ` + sessionRowExists},
+		{&ps.dropClaimed, `DELETE FROM deliveries AS d WHERE ` + claimFilter + ` AND ` + sessionRowExists},
 		{&ps.setAuditHead, `INSERT INTO audit_heads (mesh_id, seq, hash) VALUES (?, ?, ?)
 			ON CONFLICT (mesh_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`},
 	} {
@@ -73,7 +86,8 @@ func prepareSQLiteStmts(ctx context.Context, w *sql.DB) (*sqliteStmts, error) {
 
 func (ps *sqliteStmts) close() error {
 	errs := []error{ps.insertMessages.close(), ps.insertDeliveries.close(), ps.insertAudit.close(), ps.keyHolders.close()}
-	for _, st := range []*sql.Stmt{ps.clearKey, ps.auditHead, ps.meshExists, ps.setAuditHead, ps.markDelivered} {
+	for _, st := range []*sql.Stmt{ps.clearKey, ps.auditHead, ps.meshExists, ps.setAuditHead, ps.markDelivered,
+		ps.insertPresence, ps.claimRows, ps.dropClaimed} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -117,4 +131,48 @@ func (t *sqliteTx) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
 
 func (t *sqliteTx) queryRow(st *sql.Stmt, args ...any) *sql.Row {
 	return t.stmt(st).QueryRowContext(t.ctx, args...)
+}
+
+// sqliteReadStmts are the hello path's reads, prepared on the reader pool:
+// database/sql prepares each once per connection and keeps it.
+type sqliteReadStmts struct {
+	getMember         *sql.Stmt
+	hasClaimable      *sql.Stmt
+	pendingForSession *sql.Stmt
+}
+
+func prepareSQLiteReadStmts(ctx context.Context, r *sql.DB) (*sqliteReadStmts, error) {
+	rs := &sqliteReadStmts{}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{
+		{&rs.getMember, `SELECT ` + sqliteMemberCols + ` FROM members WHERE id = ? AND mesh_id = ?`},
+		{&rs.hasClaimable, `SELECT EXISTS (SELECT 1 FROM deliveries AS d WHERE ` + claimFilter + `)`},
+		{&rs.pendingForSession, `SELECT m.seq, m.id, m.mesh_id, d.member_id, d.session_id, d.pinned,
+			m.sender_pubkey, m.sender_member_pubkey, m.sender_name, m.priority, m.kind, m.grp, m.enc,
+			m.nonce, m.ciphertext, m.created_at, m.expires_at
+			FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+			WHERE d.member_id = ? AND d.session_id = ? AND d.status = 'pending'
+			  AND m.mesh_id = ? AND m.expires_at > ? AND d.message_seq > ?
+			ORDER BY d.message_seq LIMIT ?`},
+	} {
+		st, err := r.PrepareContext(ctx, p.q)
+		if err != nil {
+			rs.close()
+			return nil, fmt.Errorf("store: sqlite: prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	return rs, nil
+}
+
+func (rs *sqliteReadStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{rs.getMember, rs.hasClaimable, rs.pendingForSession} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
