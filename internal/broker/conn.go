@@ -64,7 +64,9 @@ func (b *Broker) handleConn(ws *websocket.Conn, remote string) {
 		ws.CloseNow()
 		return
 	}
-	go s.runWriter()
+	if s.out.start() { // frames queued behind hello_ack, e.g. peer_joined of others
+		go s.runWriter()
+	}
 	stopPings := b.keepAlive(ctx, s)
 	defer stopPings()
 	s.requestSync() // queued messages flow only after hello_ack, which is already queued

@@ -170,11 +170,15 @@ func (s *session) enqueue(f *outFrame) {
 		return
 	default:
 	}
-	if !s.out.push(f) {
+	ok, startWriter := s.out.push(f)
+	switch {
+	case !ok:
 		if s.slow.CompareAndSwap(false, true) { // count and close once
 			s.b.metrics.slowConsumers.Inc()
 			go s.close(statusSlowConsume, "write queue full")
 		}
+	case startWriter:
+		go s.runWriter()
 	}
 }
 
@@ -342,16 +346,13 @@ func (s *session) acked(messageID string) {
 	s.b.commits.markDelivered(store.DeliveryKey{MessageID: messageID, MemberID: s.member.ID, SessionID: s.sessionID})
 }
 
+// runWriter writes queued frames in order and exits once the queue is
+// empty (writequeue.go: at most one runs per session).
 func (s *session) runWriter() {
 	for {
 		f := s.out.pop()
 		if f == nil {
-			select {
-			case <-s.done:
-				return
-			case <-s.out.ready:
-				continue
-			}
+			return
 		}
 		select {
 		case <-s.done: // closed meanwhile (e.g. superseded): never write or ack after that
