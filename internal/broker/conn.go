@@ -29,8 +29,22 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
 	// it the library closes with 1009 so a hostile peer cannot stream forever.
 	ws.SetReadLimit(int64(max(16*b.cfg.MaxMessageBytes, 1<<20)))
 	b.conns.Add(1)
-	defer b.conns.Done()
-	b.handleConn(ws, r.RemoteAddr)
+	ctx, cancel := context.WithCancel(b.ctx)
+	s, err := b.authenticate(ctx, ws, r.RemoteAddr)
+	if err != nil {
+		cancel()
+		ws.CloseNow()
+		b.conns.Done()
+		return
+	}
+	// The session goes on in a goroutine of its own and the handler returns:
+	// net/http then frees the request, its buffers and the stack the hello
+	// grew (quality.md P4). The hijacked socket belongs to ws.
+	go func() {
+		defer b.conns.Done()
+		defer cancel()
+		b.runSession(ctx, s)
+	}()
 }
 
 // readFrame reads one text frame, enforcing the size cap without closing.
@@ -56,14 +70,8 @@ func (b *Broker) readFrame(ctx context.Context, ws *websocket.Conn) ([]byte, err
 	return data, nil
 }
 
-func (b *Broker) handleConn(ws *websocket.Conn, remote string) {
-	ctx, cancel := context.WithCancel(b.ctx)
-	defer cancel()
-	s, err := b.authenticate(ctx, ws, remote)
-	if err != nil {
-		ws.CloseNow()
-		return
-	}
+// runSession serves an authenticated session until it ends.
+func (b *Broker) runSession(ctx context.Context, s *session) {
 	if s.out.start() { // frames queued behind hello_ack, e.g. peer_joined of others
 		go s.runWriter()
 	}
