@@ -97,8 +97,24 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 }
 
-// run executes the CLI as this user, with stdin, and a 60 s limit.
+// runIn executes the CLI as this user, with stdin, and checks the config
+// modes afterwards.
 func (u *user) runIn(stdin string, args ...string) result {
+	u.t.Helper()
+	r := u.exec(stdin, args...)
+	u.assertConfigPrivate()
+	return r
+}
+
+// runUnchecked runs the CLI without asserting the config modes afterwards,
+// for tests that loosen them on purpose (doctor).
+func (u *user) runUnchecked(args ...string) result {
+	u.t.Helper()
+	return u.exec("", args...)
+}
+
+// exec runs the built binary with this user's environment and a 60 s limit.
+func (u *user) exec(stdin string, args ...string) result {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -116,9 +132,8 @@ func (u *user) runIn(stdin string, args ...string) result {
 	case errors.As(err, &ee):
 		r.code = ee.ExitCode()
 	default:
-		u.t.Fatalf("running claudemesh %v: %v", args, err)
+		u.t.Fatalf("running claudemesh %s: %v", strings.Join(args, " "), err)
 	}
-	u.assertConfigPrivate()
 	return r
 }
 

@@ -1,14 +1,9 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"errors"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,28 +104,4 @@ func pollUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// runUnchecked runs the CLI without asserting the config modes afterwards,
-// for tests that loosen them on purpose (doctor).
-func (u *user) runUnchecked(args ...string) result {
-	u.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cliBin, args...)
-	cmd.Env = append([]string{"CLAUDEMESH_CONFIG_DIR=" + u.dir, "HOME=" + u.home, "USER=" + u.name,
-		"PATH=" + os.Getenv("PATH"), "NO_COLOR=1"}, u.env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	default:
-		u.t.Fatalf("running claudemesh %s: %v", strings.Join(args, " "), err)
-	}
-	return r
 }
