@@ -72,7 +72,21 @@ func (a *App) rootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.versionCmd())
 	a.addCommands(root)
+	requireSubcommands(root)
 	return root
+}
+
+// requireSubcommands makes every group command (`invite`, `mesh`, `state`)
+// refuse an unknown subcommand as a usage error (exit 2); cobra would print
+// help and exit 0, so a script with a typo would carry on as if it worked.
+func requireSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		requireSubcommands(c)
+	}
+	if cmd.HasSubCommands() && cmd.Run == nil && cmd.RunE == nil {
+		cmd.Args = noArgs
+		cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	}
 }
 
 // noArgs refuses positional arguments, as a usage error naming them.

@@ -89,7 +89,7 @@ func (a *App) inbox(ctx context.Context, wait time.Duration) error {
 					a.printInboxEntry(e)
 				}
 				entries = append(entries, e)
-				if e.Error == "" {
+				if e.Error == "" && !a.jsonOut {
 					// Ack only what was shown: the broker then marks it delivered.
 					if err := s.ack(ctx, p.MessageID); err != nil {
 						return fmt.Errorf("acknowledging message %s on mesh %s: %w", p.MessageID, s.mesh.Slug, err)
@@ -116,7 +116,16 @@ func (a *App) inbox(ctx context.Context, wait time.Duration) error {
 				entries = []inboxEntry{}
 			}
 			if err := a.printJSON(entries); err != nil {
-				return err
+				return err // nothing acked: every message stays queued
+			}
+			// --json prints the whole array at the end, so acks follow it.
+			for _, e := range entries {
+				if e.Error != "" {
+					continue
+				}
+				if err := s.ack(ctx, e.MessageID); err != nil {
+					return fmt.Errorf("acknowledging message %s on mesh %s: %w", e.MessageID, s.mesh.Slug, err)
+				}
 			}
 		} else if len(entries) == 0 {
 			fmt.Fprintln(a.Stdout, a.ui().dim.Render("No new messages."))

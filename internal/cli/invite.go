@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -153,7 +154,29 @@ func (a *App) createInvite(cmd *cobra.Command, o inviteOpts) error {
 	if err != nil {
 		return fmt.Errorf("creating an invite for %s on %s: %w", m.Slug, api.Base, err)
 	}
+	if minted.URL, err = ownerSignedLink(minted.URL, minted.Code, pubHex(k.owner)); err != nil {
+		return fmt.Errorf("creating an invite for %s on %s: %w", m.Slug, api.Base, err)
+	}
 	return a.printMinted(m, minted, o)
+}
+
+// ownerSignedLink checks the link the broker built names the minted code and
+// sets its #fp fragment from the owner key this machine holds: the fragment
+// is what lets a joiner detect a lying broker, so the broker must not pick it.
+func ownerSignedLink(link, code, ownerPubkey string) (string, error) {
+	u, err := url.Parse(link)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("the broker answered an invite link %q that is not an http(s) URL", link)
+	}
+	if !strings.HasSuffix(u.Path, "/i/"+code) {
+		return "", fmt.Errorf("the broker answered an invite link %q that does not name the minted code %s", link, code)
+	}
+	fp, err := invite.OwnerFingerprint(ownerPubkey)
+	if err != nil {
+		return "", err
+	}
+	u.Fragment, u.RawFragment = fp, ""
+	return u.String(), nil
 }
 
 // stdoutIsTerminal decides whether a QR code is printed; tests replace it.

@@ -107,7 +107,7 @@ func (a *App) join(ctx context.Context, arg string, o joinOpts) error {
 		return refusedf("the broker's answer to the claim does not check out, so %s was NOT saved: %v "+
 			"(the broker created member %s; tell whoever invited you)", info.MeshName, err, claimed.MemberID)
 	}
-	return a.saveJoined(f, cliconfig.Mesh{
+	return a.saveJoined(cliconfig.Mesh{
 		MeshID: claimed.MeshID, MemberID: claimed.MemberID, Slug: claimed.MeshSlug, Name: claimed.MeshName,
 		Pubkey: peer, SecretKey: hex.EncodeToString(member), BrokerURL: api.Base, JoinedAt: isoNow(a.Now()),
 		RootKey: protocol.EncodeB64URL(rootKey), Role: claimed.Role,
@@ -203,18 +203,30 @@ func splitCanonicalV2(s string) (canonicalV2, error) {
 
 // saveJoined adds a freshly joined mesh, never replacing one already there
 // (a second identity would orphan the first, and could drop an owner key).
-func (a *App) saveJoined(f *cliconfig.File, m cliconfig.Mesh, display string) error {
-	if old := findByID(f, m.MeshID); old != nil {
-		fmt.Fprintf(a.Stdout, "This machine had already joined %s as member %s; kept that identity (the broker also created member %s, which an admin can kick).\n",
-			old.Slug, old.MemberID, m.MemberID)
+func (a *App) saveJoined(m cliconfig.Mesh, display string) error {
+	dir, err := a.configDir()
+	if err != nil {
+		return err
+	}
+	var kept *cliconfig.Mesh
+	err = cliconfig.Update(dir, func(f *cliconfig.File) error {
+		if old := findByID(f, m.MeshID); old != nil { // read under the lock: another run may have joined meanwhile
+			kept = old
+			return nil
+		}
+		f.Upsert(m)
+		if f.DisplayName == "" {
+			f.DisplayName = display
+		}
 		return nil
-	}
-	f.Upsert(m)
-	if f.DisplayName == "" {
-		f.DisplayName = display
-	}
-	if err := f.Save(); err != nil {
+	})
+	if err != nil {
 		return fmt.Errorf("joined %s as member %s, but saving it locally failed: %w", m.Slug, m.MemberID, err)
+	}
+	if kept != nil {
+		fmt.Fprintf(a.Stdout, "This machine had already joined %s as member %s; kept that identity (the broker also created member %s, which an admin can kick).\n",
+			kept.Slug, kept.MemberID, m.MemberID)
+		return nil
 	}
 	u := a.ui()
 	fmt.Fprintf(a.Stdout, "%s %s as %s (member %s)\n", u.ok.Render("Joined"), u.title.Render(m.Name), m.Role, m.MemberID)

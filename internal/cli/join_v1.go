@@ -76,7 +76,7 @@ func (a *App) joinV1(ctx context.Context, f *cliconfig.File, ref inviteRef, toke
 	if joined.MemberID == "" {
 		return fmt.Errorf("joining %s through %s/join: the broker answered without a memberId", p.MeshSlug, api.Base)
 	}
-	return a.saveJoined(f, cliconfig.Mesh{
+	return a.saveJoined(cliconfig.Mesh{
 		MeshID: p.MeshID, MemberID: joined.MemberID, Slug: p.MeshSlug, Name: c.mesh, Pubkey: pubHex(member),
 		SecretKey: hex.EncodeToString(member), BrokerURL: api.Base, JoinedAt: isoNow(a.Now()),
 		RootKey: p.MeshRootKey, Role: p.Role,

@@ -78,16 +78,24 @@ func (a *App) createMesh(cmd *cobra.Command, meshName, broker, display, adminTok
 	if err != nil {
 		return fmt.Errorf("creating mesh %q on %s: %w", meshName, api.Base, err)
 	}
-	f.Upsert(cliconfig.Mesh{
+	dir, err := a.configDir()
+	if err != nil {
+		return err
+	}
+	saved := cliconfig.Mesh{
 		MeshID: created.MeshID, MemberID: created.MemberID, Slug: created.Slug, Name: meshName,
 		Pubkey: memberPub, SecretKey: hex.EncodeToString(member), BrokerURL: api.Base,
 		JoinedAt: isoNow(a.Now()), RootKey: protocol.EncodeB64URL(rootKey), Role: "admin",
 		OwnerSecretKey: hex.EncodeToString(owner),
-	})
-	if f.DisplayName == "" {
-		f.DisplayName = display
 	}
-	if err := f.Save(); err != nil {
+	err = cliconfig.Update(dir, func(f *cliconfig.File) error {
+		f.Upsert(saved)
+		if f.DisplayName == "" {
+			f.DisplayName = display
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("mesh %s was created on the broker but saving it locally failed: %w", created.MeshID, err)
 	}
 	if a.jsonOut {

@@ -161,8 +161,11 @@ func (a *App) leave(ctx context.Context, ref string, yes bool) error {
 		}
 	}
 	note := a.revokeSelf(ctx, &m)
-	f.Remove(m.MeshID)
-	if err := f.Save(); err != nil {
+	dir, err := a.configDir()
+	if err != nil {
+		return err
+	}
+	if err := cliconfig.Update(dir, func(f *cliconfig.File) error { f.Remove(m.MeshID); return nil }); err != nil {
 		return fmt.Errorf("forgetting %s: %w", m.Slug, err)
 	}
 	fmt.Fprintf(a.Stdout, "%s %s: its keys are deleted from this machine.\n", u.ok.Render("Left"), m.Slug)

@@ -3,6 +3,7 @@ package cliconfig
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -167,5 +168,33 @@ func TestFind(t *testing.T) {
 		if err != nil || m.MeshID != c.want {
 			t.Errorf("Find(%q) = %v, %v; want %s", c.ref, m, err, c.want)
 		}
+	}
+}
+
+// Writers that each load, wait, then save would drop each other's meshes;
+// Update re-reads under a lock, so every one of them survives.
+func TestConcurrentUpdatesKeepEveryMesh(t *testing.T) {
+	dir := t.TempDir()
+	const n = 20
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- Update(dir, func(f *File) error {
+				f.Upsert(Mesh{MeshID: fmt.Sprintf("m%02d", i), Slug: "s"})
+				return nil
+			})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Meshes) != n {
+		t.Fatalf("%d meshes after %d concurrent updates", len(f.Meshes), n)
 	}
 }
