@@ -162,8 +162,8 @@ func TestPeersListsLiveSessionsAndTheyReceive(t *testing.T) {
 	}
 }
 
-// A recipient that lacks secretbox (an old client) makes a group send fall
-// back to plain, and the CLI says so.
+// A recipient that lacks secretbox (an old client) stops a group send unless
+// the user allows plain text with --allow-plain; then the CLI says so.
 func TestGroupSendFallsBackToPlainForAnOldClientAndSaysSo(t *testing.T) {
 	b, olivia, bob := twoUsers(t)
 	m := bob.soleMesh()
@@ -176,7 +176,11 @@ func TestGroupSendFallsBackToPlainForAnOldClientAndSaysSo(t *testing.T) {
 	if ack := old.WaitFor(testkit.Type("hello_ack")); ack["type"] != "hello_ack" {
 		t.Fatalf("old client hello: %v", ack)
 	}
-	r := olivia.must("send", "@ops", "restart the cache", "--json")
+	refused := olivia.run("send", "@ops", "restart the cache")
+	if refused.code != 1 || !strings.Contains(refused.stderr, "bob-old cannot decrypt") || !strings.Contains(refused.stderr, "--allow-plain") {
+		t.Fatalf("a plain fallback without --allow-plain must be refused, naming the peer:\n%s", refused)
+	}
+	r := olivia.must("send", "@ops", "restart the cache", "--json", "--allow-plain")
 	var out map[string]any
 	_ = json.Unmarshal([]byte(r.stdout), &out)
 	if out["enc"] != "plain" || !strings.Contains(r.stderr, "bob-old cannot decrypt group messages") || !strings.Contains(r.stderr, "plain") {

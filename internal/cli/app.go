@@ -29,8 +29,9 @@ type App struct {
 	root *cobra.Command // the command tree of this run (see hasCommand)
 
 	// Flags common to several commands.
-	jsonOut bool
-	meshRef string
+	jsonOut    bool
+	meshRef    string
+	allowPlain bool // send --allow-plain
 }
 
 // Main runs the CLI with args (without the program name) and returns the

@@ -41,6 +41,7 @@ are encrypted with the mesh key. <message> "-" reads the text from stdin.`,
 		},
 	}
 	cmd.Flags().StringVar(&priority, "priority", protocol.PriorityNext, "now (interrupts a working session), next or low")
+	cmd.Flags().BoolVar(&a.allowPlain, "allow-plain", false, "send a group message as plain text the broker can read when a recipient cannot decrypt secretbox (older clients)")
 	a.meshFlag(cmd)
 	a.jsonFlag(cmd)
 	return cmd
@@ -77,7 +78,7 @@ func (a *App) send(ctx context.Context, to, text, priority string) error {
 		if err != nil {
 			return fmt.Errorf("sending to %q on mesh %s: %w", to, s.mesh.Slug, err)
 		}
-		env, err := s.seal(ctx, t, []byte(text), a.errUI(), a.Stderr)
+		env, err := s.seal(ctx, t, []byte(text), a.allowPlain, a.errUI(), a.Stderr)
 		if err != nil {
 			return fmt.Errorf("sending to %q on mesh %s: %w", to, s.mesh.Slug, err)
 		}
@@ -197,8 +198,9 @@ func (s *meshSession) resolveTarget(ctx context.Context, to string) (target, err
 }
 
 // seal encrypts for t: box for a person, secretbox for a group or broadcast,
-// and plain only when a live recipient lacks secretbox, which is said on w.
-func (s *meshSession) seal(ctx context.Context, t target, text []byte, u *ui, w io.Writer) (client.Envelope, error) {
+// and plain only when a live recipient lacks secretbox and allowPlain is set,
+// which is said on w.
+func (s *meshSession) seal(ctx context.Context, t target, text []byte, allowPlain bool, u *ui, w io.Writer) (client.Envelope, error) {
 	if t.kind == protocol.KindDirect {
 		return s.c.SealDirect(text, t.pub)
 	}
@@ -216,7 +218,13 @@ func (s *meshSession) seal(ctx context.Context, t target, text []byte, u *ui, w 
 		}
 	}
 	if len(old) > 0 {
-		fmt.Fprintf(w, "%s %s cannot decrypt group messages (an older client), so this message goes as plain base64 text that the broker can read\n",
+		// The capability list comes through the broker, so plain text (which
+		// the broker can read) is sent only when the user says so.
+		if !allowPlain {
+			return client.Envelope{}, fmt.Errorf("%s cannot decrypt group messages (no secretbox capability: an older client), so this message could only go as plain text the broker can read; nothing was sent (rerun with --allow-plain to send it anyway, or message people one by one)",
+				strings.Join(old, ", "))
+		}
+		fmt.Fprintf(w, "%s %s cannot decrypt group messages (an older client), so this message goes as plain base64 text that the broker can read (--allow-plain)\n",
 			u.bad.Render("warning:"), strings.Join(old, ", "))
 		return client.SealPlain(text), nil
 	}
