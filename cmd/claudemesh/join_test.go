@@ -195,7 +195,7 @@ func TestV1InviteJoinsThroughEveryLinkShape(t *testing.T) {
 	b := startBroker(t)
 	olivia := newUser(t, "olivia")
 	meshID := olivia.createMesh(b, "Legacy")
-	r := olivia.must("invite", "create", "--v1", "--max-uses", "3", "--json")
+	r := olivia.must("invite", "create", "--v1", "--max-uses", "4", "--json")
 	inv := decodeJSON[minted](t, r)
 	if inv.Version != 1 || inv.Token == "" || !strings.Contains(r.stderr, "embeds the mesh root key") {
 		t.Fatalf("v1 mint:\n%s", r)
@@ -204,6 +204,8 @@ func TestV1InviteJoinsThroughEveryLinkShape(t *testing.T) {
 		"short": inv.URL,
 		"long":  b.URL + "/join/" + inv.Token,
 		"ic":    "ic://join/" + inv.Token,
+		// The link's host is not signed; the token's broker_url is, and wins.
+		"other host": strings.Replace(b.URL, "127.0.0.1", "localhost", 1) + "/join/" + inv.Token,
 	}
 	for name, link := range links {
 		t.Run(name, func(t *testing.T) {
@@ -219,8 +221,8 @@ func TestV1InviteJoinsThroughEveryLinkShape(t *testing.T) {
 			}
 		})
 	}
-	if got := olivia.inviteByCode(inv.Code); got.UsedCount != 3 || got.Status != "exhausted" {
-		t.Fatalf("v1 invite after three joins: %+v", got)
+	if got := olivia.inviteByCode(inv.Code); got.UsedCount != 4 || got.Status != "exhausted" {
+		t.Fatalf("v1 invite after four joins: %+v", got)
 	}
 	// Exhausted now: the broker's own refusal reaches the user verbatim.
 	r = newUser(t, "late").run("join", b.URL+"/join/"+inv.Token, "-y")

@@ -37,11 +37,15 @@ func (a *App) joinV1(ctx context.Context, f *cliconfig.File, ref inviteRef, toke
 	if p.Expired(a.Now()) {
 		return refusedf("this v1 invite expired at %s; ask for a new one", fmtTime(p.ExpiresAt))
 	}
-	base := ref.Base
-	if base == "" {
-		if base, err = v1Base(p.BrokerURL); err != nil {
-			return usagef("%v", err)
-		}
+	if info != nil && ((info.MeshID != "" && info.MeshID != p.MeshID) || (info.Role != "" && info.Role != p.Role)) {
+		return refusedf("the v1 token names mesh %s as %s, but the broker reports invite %s for mesh %s as %s; nothing was joined",
+			p.MeshID, p.Role, ref.Code, info.MeshID, info.Role)
+	}
+	// The owner signed broker_url; the host a link came from is not signed,
+	// so the join and the saved config use the signed one.
+	base, err := v1Base(p.BrokerURL)
+	if err != nil {
+		return usagef("%v", err)
 	}
 	if m := findByID(f, p.MeshID); m != nil {
 		return a.alreadyJoined(m)
