@@ -21,6 +21,7 @@ type card struct {
 func (a *App) consentCard(c card) {
 	u := a.ui()
 	w := a.Stdout
+	c.mesh, c.slug, c.inviter, c.broker = termSafe(c.mesh), termSafe(c.slug), termSafe(c.inviter), termSafe(c.broker)
 	fmt.Fprintf(w, "%s %s\n", u.title.Render("Invitation to"), u.accent.Render(c.mesh))
 	row := func(k, v string) { fmt.Fprintf(w, "  %-11s %s\n", k, v) }
 	if c.slug != "" && c.slug != c.mesh {

@@ -153,12 +153,12 @@ func (a *App) printInboxEntry(e inboxEntry) {
 	if e.Group != "" {
 		kind += " @" + e.Group
 	}
-	fmt.Fprintf(a.Stdout, "%s  %s  %s\n", u.dim.Render(when), u.title.Render(e.From), u.dim.Render(fmt.Sprintf("%s · %s · %s", kind, e.Priority, e.MessageID)))
+	fmt.Fprintf(a.Stdout, "%s  %s  %s\n", u.dim.Render(when), u.title.Render(termSafe(e.From)), u.dim.Render(fmt.Sprintf("%s · %s · %s", kind, e.Priority, e.MessageID)))
 	if e.Error != "" {
 		fmt.Fprintf(a.Stdout, "  %s %s\n\n", u.bad.Render("undecryptable:"), e.Error)
 		return
 	}
-	for _, line := range strings.Split(e.Text, "\n") {
+	for _, line := range strings.Split(termSafe(e.Text), "\n") {
 		fmt.Fprintf(a.Stdout, "  %s\n", line)
 	}
 	fmt.Fprintln(a.Stdout)

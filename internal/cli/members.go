@@ -53,7 +53,7 @@ func (a *App) listMembers(cmd *cobra.Command) error {
 		default:
 			status = u.dim.Render("never connected")
 		}
-		rows = append(rows, []string{name, mem.Role, status, mem.MemberID, short(mem.Pubkey), dateOf(mem.JoinedAt)})
+		rows = append(rows, []string{termSafe(name), mem.Role, status, mem.MemberID, short(mem.Pubkey), dateOf(mem.JoinedAt)})
 	}
 	u.table(a.Stdout, []string{"NAME", "ROLE", "STATUS", "MEMBER ID", "PUBKEY", "JOINED"}, rows)
 	return nil

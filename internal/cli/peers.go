@@ -91,7 +91,7 @@ func (a *App) printPeers(s *meshSession, peers []protocol.Peer, watch bool) {
 		if p.PeerType != "" && p.PeerType != "ai" {
 			name += u.dim.Render(" (" + p.PeerType + ")")
 		}
-		rows = append(rows, []string{u.statusDot(p.Status), name, groupList(p.Groups), cellText(p.Summary, 48), p.CWD})
+		rows = append(rows, []string{u.statusDot(p.Status), termSafe(name), termSafe(groupList(p.Groups)), cellText(p.Summary, 48), termSafe(p.CWD)})
 	}
 	u.table(a.Stdout, []string{"STATUS", "NAME", "GROUPS", "SUMMARY", "CWD"}, rows)
 	if !watch {
@@ -122,7 +122,7 @@ func groupList(gs []protocol.Group) string {
 
 // cellText shortens s to n characters (one line) for a table cell.
 func cellText(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = termSafe(strings.Join(strings.Fields(s), " "))
 	r := []rune(s)
 	if len(r) <= n {
 		return s

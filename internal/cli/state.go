@@ -119,7 +119,7 @@ func (a *App) stateList(ctx context.Context) error {
 		}
 		rows := make([][]string, 0, len(r.Entries))
 		for _, e := range r.Entries {
-			rows = append(rows, []string{e.Key, cellText(string(e.Value), 60), strconv.FormatInt(e.Version, 10), e.UpdatedBy, e.UpdatedAt})
+			rows = append(rows, []string{e.Key, cellText(string(e.Value), 60), strconv.FormatInt(e.Version, 10), termSafe(e.UpdatedBy), e.UpdatedAt})
 		}
 		a.ui().table(a.Stdout, []string{"KEY", "VALUE", "VERSION", "BY", "AT"}, rows)
 		return nil
@@ -222,7 +222,7 @@ func (a *App) recallCmd() *cobra.Command {
 				}
 				rows := make([][]string, 0, len(r.Memories))
 				for _, m := range r.Memories {
-					rows = append(rows, []string{m.ID, cellText(m.Content, 60), strings.Join(m.Tags, ","), m.RememberedBy, m.RememberedAt})
+					rows = append(rows, []string{m.ID, cellText(m.Content, 60), termSafe(strings.Join(m.Tags, ",")), termSafe(m.RememberedBy), m.RememberedAt})
 				}
 				a.ui().table(a.Stdout, []string{"ID", "CONTENT", "TAGS", "BY", "AT"}, rows)
 				return nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -103,4 +104,28 @@ func (u *ui) table(w io.Writer, header []string, rows [][]string) {
 // nextStep prints the one command the user should run next.
 func (u *ui) nextStep(w io.Writer, what, command string) {
 	fmt.Fprintf(w, "%s %s\n  %s\n", u.accent.Render("Next:"), what, u.command.Render(command))
+}
+
+// termSafe makes text from the broker or other members safe to print on a
+// terminal: control characters (ESC, CR, OSC...) other than newline and tab
+// are shown escaped, so a name or message cannot rewrite what the screen
+// shows or reach the terminal's clipboard. --json output is not touched.
+func termSafe(s string) string {
+	if !strings.ContainsFunc(s, isUnsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isUnsafeRune(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isUnsafeRune(r rune) bool {
+	return r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0))
 }
