@@ -12,6 +12,7 @@ import (
 
 	"github.com/claudemesh/claudemesh/internal/brokerapi"
 	"github.com/claudemesh/claudemesh/internal/cliconfig"
+	"github.com/claudemesh/claudemesh/internal/client"
 	"github.com/claudemesh/claudemesh/internal/ids"
 	"github.com/claudemesh/claudemesh/internal/invite"
 	"github.com/claudemesh/claudemesh/internal/protocol"
@@ -133,7 +134,7 @@ func (a *App) createInvite(cmd *cobra.Command, o inviteOpts) error {
 		if k.rootKey == nil {
 			return fmt.Errorf("mesh %s: the config holds no rootKey, which a v1 invite must embed", m.Slug)
 		}
-		ws, err := wsURL(m.BrokerURL)
+		ws, err := client.WebSocketURL(m.BrokerURL)
 		if err != nil {
 			return fmt.Errorf("mesh %s: brokerUrl: %w", m.Slug, err)
 		}

@@ -97,19 +97,3 @@ func v1Base(brokerURL string) (string, error) {
 	}
 	return api.Base, nil
 }
-
-// wsURL is the WebSocket URL of an HTTP base, as v1 tokens carry it.
-func wsURL(base string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", err
-	}
-	switch u.Scheme {
-	case "https", "wss":
-		u.Scheme = "wss"
-	default:
-		u.Scheme = "ws"
-	}
-	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/ws") + "/ws"
-	return u.String(), nil
-}

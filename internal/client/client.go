@@ -68,7 +68,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.SessionKey != nil && len(cfg.SessionKey) != ed25519.PrivateKeySize {
 		return nil, errors.New("client: SessionKey must be a 64-byte ed25519 private key")
 	}
-	if _, err := wsURL(cfg.BrokerURL); err != nil {
+	if _, err := WebSocketURL(cfg.BrokerURL); err != nil {
 		return nil, err
 	}
 	if cfg.SessionID == "" {

@@ -37,8 +37,9 @@ type frame struct {
 	raw     []byte
 }
 
-// wsURL derives the /ws endpoint from a ws(s) or http(s) base URL.
-func wsURL(base string) (string, error) {
+// WebSocketURL derives the /ws endpoint from a ws(s) or http(s) base URL.
+// The CLI (v1 tokens) and the load generator use it too.
+func WebSocketURL(base string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("client: broker URL %q is not an absolute URL", base)
@@ -74,7 +75,7 @@ func (c *Client) connect(ctx context.Context) (*conn, error) {
 func (c *Client) connectOnce(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
-	u, _ := wsURL(c.cfg.BrokerURL) // checked in New
+	u, _ := WebSocketURL(c.cfg.BrokerURL) // checked in New
 	ws, _, err := websocket.Dial(ctx, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, u, err)

@@ -28,13 +28,13 @@ func TestWSURL(t *testing.T) {
 		"wss://h/base":               "wss://h/base/ws",
 		"http://h:1/ws?token=abc123": "ws://h:1/ws?token=abc123",
 	} {
-		if got, err := wsURL(in); err != nil || got != want {
-			t.Errorf("wsURL(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := WebSocketURL(in); err != nil || got != want {
+			t.Errorf("WebSocketURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, bad := range []string{"", "127.0.0.1:7900", "ftp://h"} {
-		if _, err := wsURL(bad); err == nil {
-			t.Errorf("wsURL(%q) accepted", bad)
+		if _, err := WebSocketURL(bad); err == nil {
+			t.Errorf("WebSocketURL(%q) accepted", bad)
 		}
 	}
 }

@@ -15,15 +15,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/claudemesh/claudemesh/internal/client"
 	"github.com/claudemesh/claudemesh/internal/protocol"
 )
 
@@ -90,24 +89,7 @@ type Session struct {
 }
 
 // WSURL turns an http(s) base URL into its /ws endpoint.
-func WSURL(base string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("broker URL %q is not an absolute URL", base)
-	}
-	switch u.Scheme {
-	case "http", "ws":
-		u.Scheme = "ws"
-	case "https", "wss":
-		u.Scheme = "wss"
-	default:
-		return "", fmt.Errorf("broker URL %q must be http(s):// or ws(s)://", base)
-	}
-	if !strings.HasSuffix(u.Path, "/ws") {
-		u.Path = strings.TrimSuffix(u.Path, "/") + "/ws"
-	}
-	return u.String(), nil
-}
+func WSURL(base string) (string, error) { return client.WebSocketURL(base) }
 
 // HelloError is a refused hello.
 type HelloError struct {
