@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/claudemesh/claudemesh/internal/protocol"
 )
 
 // THE FULL LOOP, as two people do it with the binary only: olivia creates a
@@ -53,17 +51,7 @@ func TestFullLoop(t *testing.T) {
 
 	oliviaLive, bobLive := olivia.liveSession(t, "olivia"), bob.liveSession(t, "bob")
 	for _, u := range []*user{olivia, bob} {
-		r := u.must("peers", "--json")
-		var peers []protocol.Peer
-		if err := json.Unmarshal([]byte(r.stdout), &peers); err != nil {
-			t.Fatalf("peers --json: %v\n%s", err, r)
-		}
-		var names []string
-		for _, p := range peers {
-			names = append(names, p.DisplayName)
-		}
-		slices.Sort(names)
-		if !slices.Equal(names, []string{"bob", "olivia"}) {
+		if names := peerNames(t, u); !slices.Equal(names, []string{"bob", "olivia"}) {
 			t.Fatalf("%s's peers = %v, want both live sessions and no one-shot command", u.name, names)
 		}
 	}

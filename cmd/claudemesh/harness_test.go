@@ -3,19 +3,23 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/claudemesh/claudemesh/internal/broker"
 	"github.com/claudemesh/claudemesh/internal/config"
+	"github.com/claudemesh/claudemesh/internal/protocol"
 	"github.com/claudemesh/claudemesh/internal/server"
 )
 
@@ -164,4 +168,32 @@ func (u *user) assertConfigPrivate() {
 			u.t.Fatalf("%s has mode %o after a command, want %o", path, st.Mode().Perm(), want)
 		}
 	}
+}
+
+// deadBrokerURL is an http URL of a loopback port nothing listens on: bound
+// once, then freed.
+func deadBrokerURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return "http://" + ln.Addr().String()
+}
+
+// peerNames is the sorted display names `peers --json` lists for u.
+func peerNames(t *testing.T, u *user) []string {
+	t.Helper()
+	r := u.must("peers", "--json")
+	var peers []protocol.Peer
+	if err := json.Unmarshal([]byte(r.stdout), &peers); err != nil {
+		t.Fatalf("peers --json: %v\n%s", err, r)
+	}
+	var names []string
+	for _, p := range peers {
+		names = append(names, p.DisplayName)
+	}
+	slices.Sort(names)
+	return names
 }

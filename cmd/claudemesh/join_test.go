@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 
@@ -325,12 +324,7 @@ func TestInviteCreateRefusesBadFlagsAndNonOwners(t *testing.T) {
 }
 
 func TestJoinExitCodes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := deadBrokerURL(t)
 	cases := []struct {
 		name string
 		args []string

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 
@@ -32,13 +31,7 @@ func TestMeshCreateSavesTheMeshAndPrintsTheNextStep(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	guarded := startBroker(t, func(c *config.Broker) { c.AdminToken = "s3cret" })
-	// A port nothing listens on: bind one, then free it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := deadBrokerURL(t)
 	cases := []struct {
 		name string
 		args []string

@@ -122,20 +122,10 @@ func TestPeersListsLiveSessionsAndTheyReceive(t *testing.T) {
 	oliviaLive := olivia.liveSession(t, "olivia-cc")
 	bobLive := bob.liveSession(t, "bob-cc", "backend")
 
-	r := olivia.must("peers", "--json")
-	var peers []protocol.Peer
-	if err := json.Unmarshal([]byte(r.stdout), &peers); err != nil {
-		t.Fatalf("peers --json: %v\n%s", err, r)
-	}
-	var names []string
-	for _, p := range peers {
-		names = append(names, p.DisplayName)
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"bob-cc", "olivia-cc"}) {
+	if names := peerNames(t, olivia); !slices.Equal(names, []string{"bob-cc", "olivia-cc"}) {
 		t.Fatalf("peers = %v, want exactly the two live sessions (the ephemeral peers command is not listed)", names)
 	}
-	r = bob.must("peers")
+	r := bob.must("peers")
 	for _, want := range []string{"● idle", "bob-cc", "backend", "/work/bob-cc", "olivia-cc", "2 live session(s)"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Fatalf("peers table lacks %q:\n%s", want, r)
