@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 
 	"github.com/claudemesh/claudemesh/internal/protocol"
@@ -27,6 +28,8 @@ func (c *Client) onPush(cn *conn, raw []byte) {
 	case seenInFlight:
 		c.log.Debug("duplicate push already queued", "messageId", p.MessageID)
 		return // already queued for the handler, which acks it
+	case seenKept:
+		return // the handler kept it for later: its owner acks it (ErrKeep)
 	}
 	cn.mu.Lock()
 	if cn.fetch != nil {
@@ -114,6 +117,10 @@ func (d *dispatcher) deliver(ctx context.Context, ev Event) {
 	if p == nil || p.Subtype == "system" {
 		return
 	}
+	if errors.Is(err, ErrKeep) {
+		d.c.dedup.keep(p.MessageID)
+		return
+	}
 	if err != nil {
 		d.c.dedup.forget(p.MessageID) // let the redelivery reach the handler again
 		d.c.log.Warn("handler refused message; it stays unacked", "messageId", p.MessageID, "err", err)
@@ -129,20 +136,30 @@ const (
 	unseen seenState = iota
 	seenInFlight
 	seenAccepted
+	seenKept // handed over with ErrKeep, not yet acked
 )
 
+// ErrKeep, returned by a Handler for a message push, says the caller keeps
+// the message to show later and will Ack it itself. Until then it stays
+// unacked on the broker, so it survives a crash of this process, and a
+// redelivery (after a resume) is neither handed over again nor acked.
+var ErrKeep = errors.New("client: message kept for a later Ack")
+
 // dedup remembers the last n accepted messageIds (a ring, so memory is
-// bounded) and the ids currently queued for the handler.
+// bounded), the ids currently queued for the handler, and the ids the
+// handler kept (bounded by what its owner holds unacked).
 type dedup struct {
 	mu       sync.Mutex
 	accepted map[string]struct{}
 	ring     []string
 	next     int
 	inFlight map[string]struct{}
+	kept     map[string]struct{}
 }
 
 func newDedup(n int) *dedup {
-	return &dedup{accepted: map[string]struct{}{}, ring: make([]string, n), inFlight: map[string]struct{}{}}
+	return &dedup{accepted: map[string]struct{}{}, ring: make([]string, n),
+		inFlight: map[string]struct{}{}, kept: map[string]struct{}{}}
 }
 
 func (d *dedup) state(id string) seenState {
@@ -153,6 +170,9 @@ func (d *dedup) state(id string) seenState {
 	}
 	if _, ok := d.inFlight[id]; ok {
 		return seenInFlight
+	}
+	if _, ok := d.kept[id]; ok {
+		return seenKept
 	}
 	return unseen
 }
@@ -169,10 +189,18 @@ func (d *dedup) forget(id string) {
 	d.mu.Unlock()
 }
 
+func (d *dedup) keep(id string) {
+	d.mu.Lock()
+	delete(d.inFlight, id)
+	d.kept[id] = struct{}{}
+	d.mu.Unlock()
+}
+
 func (d *dedup) accept(id string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.inFlight, id)
+	delete(d.kept, id)
 	if _, ok := d.accepted[id]; ok {
 		return
 	}

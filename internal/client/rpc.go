@@ -175,7 +175,8 @@ func (c *Client) FetchPending(ctx context.Context) ([]protocol.Push, int, error)
 	return got, *ok.Count, nil
 }
 
-// Ack confirms delivery of pushes the caller took itself (FetchPending).
+// Ack confirms delivery of pushes the caller took itself (FetchPending) or
+// kept from its Handler (ErrKeep).
 func (c *Client) Ack(ctx context.Context, messageIDs ...string) error {
 	cn, err := c.current(ctx)
 	if err != nil {

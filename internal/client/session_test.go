@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -212,4 +213,47 @@ func TestRPCWhileOfflineTimesOutSayingSo(t *testing.T) {
 	if err := <-done; !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("Run = %v", err)
 	}
+}
+
+func TestKeptPushStaysUnackedUntilAck(t *testing.T) {
+	e := newEnv(t)
+	var kept []string
+	var mu sync.Mutex
+	keep := func(_ context.Context, ev client.Event) error {
+		if ev.Push == nil || ev.Push.Subtype == "system" {
+			return nil
+		}
+		mu.Lock()
+		kept = append(kept, ev.Push.MessageID)
+		mu.Unlock()
+		return client.ErrKeep
+	}
+	keptIDs := func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), kept...) }
+	alice := e.dial(e.config(e.addMember("alice"), nil))
+	bob := e.run(e.config(e.addMember("bob"), keep))
+
+	id := sendPlain(t, alice, bob.RoutingPubkey(), "read me later")
+	waitFor(t, "the handler keeps it", func() bool { return len(keptIDs()) == 1 })
+	// A resume pushes the unacked message again: it is neither handed over
+	// a second time nor acked behind the owner's back.
+	client.KillConn(bob.Client)
+	waitFor(t, "resume", func() bool { return bob.HelloAck().Resumed })
+	// The redelivery is pushed before anything newer, so once a second
+	// message arrives the first one has come back and been dropped.
+	id2 := sendPlain(t, alice, bob.RoutingPubkey(), "and me")
+	waitFor(t, "the second message", func() bool { return len(keptIDs()) >= 2 })
+	if got := keptIDs(); len(got) != 2 || got[0] != id || got[1] != id2 {
+		t.Fatalf("handler saw %v; want each message once: %s, %s", got, id, id2)
+	}
+	st, err := alice.MessageStatus(ctx(t), id)
+	if err != nil || st.Delivered {
+		t.Fatalf("kept message status = %+v, %v; want still pending", st, err)
+	}
+	if err := bob.Ack(ctx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivered after Ack", func() bool {
+		st, err := alice.MessageStatus(ctx(t), id)
+		return err == nil && st.Delivered
+	})
 }
