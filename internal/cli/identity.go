@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/claudemesh/claudemesh/internal/brokerapi"
 	"github.com/claudemesh/claudemesh/internal/cliconfig"
 	"github.com/claudemesh/claudemesh/internal/client"
-	"github.com/claudemesh/claudemesh/internal/protocol"
 )
 
 // keys is a joined mesh's decoded secrets.
@@ -23,25 +21,8 @@ type keys struct {
 
 // meshKeys decodes and checks the mesh's keys, naming the broken field.
 func meshKeys(m *cliconfig.Mesh) (keys, error) {
-	var k keys
-	var err error
-	if k.member, err = protocol.ParseSecretKeyHex(m.SecretKey); err != nil {
-		return k, fmt.Errorf("mesh %s: secretKey in the config: %w", m.Slug, err)
-	}
-	if hex.EncodeToString(k.member.Public().(ed25519.PublicKey)) != m.Pubkey {
-		return k, fmt.Errorf("mesh %s: secretKey in the config does not match pubkey %s", m.Slug, short(m.Pubkey))
-	}
-	if m.OwnerSecretKey != "" {
-		if k.owner, err = protocol.ParseSecretKeyHex(m.OwnerSecretKey); err != nil {
-			return k, fmt.Errorf("mesh %s: ownerSecretKey in the config: %w", m.Slug, err)
-		}
-	}
-	if m.RootKey != "" {
-		if k.rootKey, err = protocol.DecodeB64URL(m.RootKey); err != nil || len(k.rootKey) != 32 {
-			return k, fmt.Errorf("mesh %s: rootKey in the config must be 32 bytes of base64url", m.Slug)
-		}
-	}
-	return k, nil
+	k, err := m.Keys()
+	return keys{member: k.Member, owner: k.Owner, rootKey: k.RootKey}, err
 }
 
 // displayName is --name, else the config's displayName, else $USER.
