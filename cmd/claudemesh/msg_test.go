@@ -31,15 +31,22 @@ import (
 func twoUsers(t *testing.T) (*testBroker, *user, *user) {
 	t.Helper()
 	b := startBroker(t)
+	olivia, bob := twoUsersAt(t, b.URL)
+	return b, olivia, bob
+}
+
+// twoUsersAt is olivia's mesh "Platform" on brokerURL, which bob joined.
+func twoUsersAt(t *testing.T, brokerURL string) (*user, *user) {
+	t.Helper()
 	olivia, bob := newUser(t, "olivia"), newUser(t, "bob")
-	olivia.must("mesh", "create", "Platform", "--broker", b.URL)
+	olivia.must("mesh", "create", "Platform", "--broker", brokerURL)
 	r := olivia.must("invite", "create", "--json")
 	var inv struct{ URL string }
 	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil || inv.URL == "" {
 		t.Fatalf("invite create --json: %v\n%s", err, r)
 	}
 	bob.must("join", inv.URL, "-y")
-	return b, olivia, bob
+	return olivia, bob
 }
 
 func sendJSON(t *testing.T, u *user, args ...string) map[string]any {

@@ -7,6 +7,7 @@ func (a *App) addCommands(root *cobra.Command) {
 	root.AddCommand(a.meshCmd())
 	root.AddCommand(a.inviteCmd(), a.joinCmd(), a.leaveCmd(), a.listCmd(), a.whoamiCmd(), a.membersCmd(), a.kickCmd())
 	root.AddCommand(a.sendCmd(), a.inboxCmd(), a.peersCmd())
+	root.AddCommand(a.mcpCmd())
 	root.AddCommand(a.stateCmd(), a.rememberCmd(), a.recallCmd(), a.forgetCmd())
 	root.AddCommand(a.statusCmd(), a.doctorCmd(), a.completionCmd())
 }

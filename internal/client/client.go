@@ -228,3 +228,17 @@ func (c *Client) current(ctx context.Context) (*conn, error) {
 func (c *Client) nextID(prefix string) string {
 	return prefix + "-" + strconv.FormatUint(c.seq.Add(1), 10)
 }
+
+// Connected reports whether a hello-acked connection is live right now.
+func (c *Client) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur != nil
+}
+
+// Err is why the client stopped for good (nil while it may still connect).
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.final
+}

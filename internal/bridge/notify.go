@@ -1,0 +1,199 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// ChannelMethod is the notification Claude Code shows as a channel event.
+const ChannelMethod = "notifications/claude/channel"
+
+// writeTimeout bounds how long a message waits for Claude Code to read the
+// pipe before it is left unacked (the broker then delivers it again).
+const writeTimeout = 10 * time.Second
+
+var metaKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// channelEvent is one notification: content plus string-only meta whose
+// keys are identifiers (Claude Code drops the whole event otherwise).
+type channelEvent struct {
+	Content string
+	Meta    map[string]string
+}
+
+func (e channelEvent) params() (map[string]any, error) {
+	meta := make(map[string]any, len(e.Meta))
+	for k, v := range e.Meta {
+		if !metaKeyRE.MatchString(k) {
+			return nil, fmt.Errorf("channel meta key %q is not an identifier", k)
+		}
+		meta[k] = v
+	}
+	return map[string]any{"content": e.Content, "meta": meta}, nil
+}
+
+// notifier sends channel events to Claude Code once it has initialized.
+//
+// Delivery is confirmed by the pipe, not by the queue: mcp-go writes each
+// JSON-RPC message with one Write call (under its own write lock) to the
+// stdout it was given, which is this notifier's writer; a written channel
+// event carrying a delivery key wakes the sender waiting on that key, so a
+// message is acked to the broker only once Claude Code's pipe has taken it.
+//
+// Locks: mu guards session, waiters and late; it is never held while
+// writing or calling late. Lock order: notifier.mu, then inbox.mu (keep
+// runs under mu and adds to the inbox).
+type notifier struct {
+	srv   *server.MCPServer
+	out   io.Writer
+	ready chan struct{} // closed on notifications/initialized
+
+	mu      sync.Mutex
+	session context.Context          // carries mcp-go's client session
+	waiters map[string]chan struct{} // delivery key -> closed when written
+	late    map[string]func()        // given-up deliveries -> what to do if written after all
+}
+
+func newNotifier(srv *server.MCPServer, out io.Writer) *notifier {
+	return &notifier{srv: srv, out: out, ready: make(chan struct{}),
+		waiters: map[string]chan struct{}{}, late: map[string]func(){}}
+}
+
+// initialized records the session context of the initialized client.
+func (n *notifier) initialized(sessionCtx context.Context) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.session == nil {
+		n.session = sessionCtx
+		close(n.ready)
+	}
+}
+
+// notify queues an event that needs no confirmation (system events, state
+// changes, inbox mode's count line). It waits for initialization first.
+func (n *notifier) notify(ctx context.Context, ev channelEvent) error {
+	return n.enqueue(ctx, ev)
+}
+
+// deliver queues a peer message and waits until its line has been written
+// to Claude Code. When it gives up, keep runs under the notifier's lock, so
+// a write racing the give-up cannot slip between; if the line is written
+// after all, late runs then (outside the lock), so the message is not kept
+// and shown twice.
+func (n *notifier) deliver(ctx context.Context, ev channelEvent, keep, late func()) error {
+	key := deliveryKey(ev.Meta)
+	written := make(chan struct{})
+	n.mu.Lock()
+	n.waiters[key] = written
+	n.mu.Unlock()
+	err := n.enqueue(ctx, ev)
+	if err == nil {
+		t := time.NewTimer(writeTimeout)
+		defer t.Stop()
+		select {
+		case <-written:
+			return nil
+		case <-t.C:
+			err = errors.New("Claude Code did not read the channel event in time")
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	select {
+	case <-written: // written while we were giving up
+		return nil
+	default:
+	}
+	delete(n.waiters, key)
+	keep()
+	if len(n.late) > maxLate {
+		clear(n.late) // lines that were never written; keep the map bounded
+	}
+	n.late[key] = late
+	return err
+}
+
+// maxLate bounds the abandoned deliveries remembered for a late write.
+const maxLate = 1024
+
+func (n *notifier) enqueue(ctx context.Context, ev channelEvent) error {
+	select {
+	case <-n.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	params, err := ev.params()
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	sess := n.session
+	n.mu.Unlock()
+	deadline := time.NewTimer(writeTimeout)
+	defer deadline.Stop()
+	for {
+		err := n.srv.SendNotificationToClient(sess, ChannelMethod, params)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, server.ErrNotificationChannelBlocked) {
+			return fmt.Errorf("sending the channel event: %w", err)
+		}
+		select { // mcp-go's queue is full: Claude Code is not reading
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline.C:
+			return errors.New("Claude Code is not reading the bridge's output")
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func deliveryKey(meta map[string]string) string {
+	if meta["message_id"] == "" || meta["kind"] == kindSystem || meta["kind"] == kindStateChange || meta["kind"] == kindInbox {
+		return ""
+	}
+	return meta["mesh_id"] + "/" + meta["message_id"]
+}
+
+// Write is the MCP server's stdout.
+func (n *notifier) Write(p []byte) (int, error) {
+	written, err := n.out.Write(p)
+	if err != nil || !bytes.Contains(p, []byte(ChannelMethod)) {
+		return written, err
+	}
+	var msg struct {
+		Method string `json:"method"`
+		Params struct {
+			Meta map[string]string `json:"meta"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(p, &msg) == nil && msg.Method == ChannelMethod {
+		if key := deliveryKey(msg.Params.Meta); key != "" {
+			n.mu.Lock()
+			ch, waiting := n.waiters[key]
+			if waiting {
+				close(ch)
+				delete(n.waiters, key)
+			}
+			late := n.late[key]
+			delete(n.late, key)
+			n.mu.Unlock()
+			if late != nil {
+				late()
+			}
+		}
+	}
+	return written, nil
+}
