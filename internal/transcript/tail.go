@@ -60,13 +60,19 @@ func (t *tail) read(path string) (status string, ok bool, fi os.FileInfo, err er
 
 // restart starts over on a new, truncated or replaced file: it reads only the
 // end (startWindow, widened to wideWindow when that held no status line),
-// dropping the first, probably cut, line unless the window starts at 0.
+// dropping the first line unless it starts the window. (Reading from one
+// byte earlier with skipping set drops exactly the cut part: when the window
+// starts on a line boundary that byte is the newline before it.)
 func (t *tail) restart(f *os.File, path string, fi os.FileInfo) (string, bool, error) {
 	size := fi.Size()
 	var status string
 	var ok bool
 	for _, window := range []int64{startWindow, wideWindow} {
-		start := max(size-window, 0)
+		start := size - window
+		if start > 0 {
+			start--
+		}
+		start = max(start, 0)
 		*t = tail{path: path, info: fi, offset: start, skipping: start > 0}
 		if _, err := f.Seek(start, io.SeekStart); err != nil {
 			return "", false, err
