@@ -41,8 +41,9 @@ type Watcher struct {
 	// Stall is how long a working transcript may stay unwritten before it
 	// is reported idle (0: DefaultStall).
 	Stall time.Duration
-	// Report sends a status ("working" or "idle"). An error makes the
-	// watcher try again at the next poll.
+	// Report sends a status ("working" or "idle"). It is called on Run's
+	// goroutine, so polling waits while it runs. An error makes the watcher
+	// try again at the next poll.
 	Report func(ctx context.Context, status string) error
 
 	tail       tail
