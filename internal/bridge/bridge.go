@@ -49,6 +49,9 @@ type Options struct {
 	Version     string
 	Logger      *slog.Logger
 
+	// Status inference from the Claude Code transcript (nil: off).
+	Infer *InferOptions
+
 	BackoffMin, BackoffMax time.Duration // reconnect backoff; zero: 1 s .. 30 s
 }
 
@@ -120,6 +123,10 @@ func (b *Bridge) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	for _, l := range b.links {
 		wg.Add(1)
 		go func() { defer wg.Done(); l.run(ctx) }()
+	}
+	if b.opts.Infer != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); b.inferStatus(ctx) }()
 	}
 	err := stdio.Listen(ctx, in, b.note)
 	cancel()

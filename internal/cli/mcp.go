@@ -27,7 +27,9 @@ stderr (CLAUDEMESH_LOG=debug|info|warn|error, default warn).
 
 Environment (set by ` + "`claudemesh launch`" + `): CLAUDEMESH_SESSION_ID, CLAUDEMESH_DISPLAY_NAME,
 CLAUDEMESH_ROLE, CLAUDEMESH_GROUPS (name:role,name2), CLAUDEMESH_MESSAGE_MODE
-(push|inbox|off) and CLAUDEMESH_MESH (one mesh; default every joined mesh).`,
+(push|inbox|off) and CLAUDEMESH_MESH (one mesh; default every joined mesh).
+The bridge also infers working/idle from the session transcript in
+~/.claude/projects (CLAUDEMESH_INFER_STATUS=0 turns that off); hooks win.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.runBridge(cmd.Context()) },
 	}
@@ -88,6 +90,9 @@ func (a *App) bridgeOptions() (bridge.Options, error) {
 		return o, fmt.Errorf("finding the working directory: %w", err)
 	}
 	o.Version = version.Version
+	if home := a.Getenv("HOME"); home != "" && a.Getenv("CLAUDEMESH_INFER_STATUS") != "0" {
+		o.Infer = &bridge.InferOptions{Home: home}
+	}
 	o.Logger = slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: logLevel(a.Getenv("CLAUDEMESH_LOG"))}))
 	return o, nil
 }
