@@ -32,6 +32,7 @@ TARGETS=(
 	"./internal/cli FuzzSplitCanonicalV2"
 	"./internal/config FuzzResolveConfig"
 	"./internal/cliconfig FuzzConfigRoundTrip"
+	"./internal/transcript FuzzTail"
 )
 
 summary=()
