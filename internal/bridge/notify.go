@@ -53,9 +53,10 @@ func (e channelEvent) params() (map[string]any, error) {
 // writing or calling late. Lock order: notifier.mu, then inbox.mu (keep
 // runs under mu and adds to the inbox).
 type notifier struct {
-	srv   *server.MCPServer
-	out   io.Writer
-	ready chan struct{} // closed on notifications/initialized
+	srv          *server.MCPServer
+	out          io.Writer
+	ready        chan struct{} // closed once the client is initialized
+	writeTimeout time.Duration
 
 	mu      sync.Mutex
 	session context.Context          // carries mcp-go's client session
@@ -64,7 +65,7 @@ type notifier struct {
 }
 
 func newNotifier(srv *server.MCPServer, out io.Writer) *notifier {
-	return &notifier{srv: srv, out: out, ready: make(chan struct{}),
+	return &notifier{srv: srv, out: out, ready: make(chan struct{}), writeTimeout: writeTimeout,
 		waiters: map[string]chan struct{}{}, late: map[string]func(){}}
 }
 
@@ -97,7 +98,7 @@ func (n *notifier) deliver(ctx context.Context, ev channelEvent, keep, late func
 	n.mu.Unlock()
 	err := n.enqueue(ctx, ev)
 	if err == nil {
-		t := time.NewTimer(writeTimeout)
+		t := time.NewTimer(n.writeTimeout)
 		defer t.Stop()
 		select {
 		case <-written:
@@ -140,7 +141,7 @@ func (n *notifier) enqueue(ctx context.Context, ev channelEvent) error {
 	n.mu.Lock()
 	sess := n.session
 	n.mu.Unlock()
-	deadline := time.NewTimer(writeTimeout)
+	deadline := time.NewTimer(n.writeTimeout)
 	defer deadline.Stop()
 	for {
 		err := n.srv.SendNotificationToClient(sess, ChannelMethod, params)

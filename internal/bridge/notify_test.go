@@ -1,0 +1,103 @@
+package bridge
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+func TestChannelEventMetaKeysMustBeIdentifiers(t *testing.T) {
+	for _, c := range []struct {
+		key string
+		ok  bool
+	}{{"from_id", true}, {"_x1", true}, {"from-id", false}, {"1st", false}, {"", false}, {"mesh slug", false}} {
+		_, err := channelEvent{Content: "x", Meta: map[string]string{c.key: "v"}}.params()
+		if (err == nil) != c.ok {
+			t.Errorf("meta key %q: err = %v, want ok=%v", c.key, err, c.ok)
+		}
+	}
+}
+
+func TestInstructionsStayShort(t *testing.T) {
+	b := &Bridge{opts: Options{DisplayName: "bob", Role: "reviewer", Mode: "inbox"}}
+	ins := b.instructions()
+	// Well under 2,000 tokens (about 4 characters each).
+	if len(ins) > 6000 {
+		t.Errorf("instructions are %d characters", len(ins))
+	}
+	for _, want := range []string{"untrusted", "send_message", "check_messages", "inbox mode", "reviewer"} {
+		if !strings.Contains(ins, want) {
+			t.Errorf("instructions do not mention %q", want)
+		}
+	}
+}
+
+// stalledClient is an MCP client whose reading of the server's output the
+// test controls, to stand in for a Claude Code that stops reading.
+type stalledClient struct {
+	in  *io.PipeWriter // client -> server
+	out *bufio.Reader  // server -> client
+}
+
+func TestDeliverKeepsAMessageClaudeCodeDoesNotReadAndReleasesItWhenWritten(t *testing.T) {
+	srv := server.NewMCPServer("claudemesh", "test")
+	n := newNotifier(srv, nil)
+	n.writeTimeout = 200 * time.Millisecond
+	srv.AddNotificationHandler("notifications/initialized", func(ctx context.Context, _ mcp.JSONRPCNotification) { n.initialized(ctx) })
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	n.out = outW
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- server.NewStdioServer(srv).Listen(ctx, inR, n) }()
+	t.Cleanup(func() { cancel(); inW.Close(); outR.Close(); <-done })
+	c := stalledClient{in: inW, out: bufio.NewReader(outR)}
+
+	fmt.Fprintln(c.in, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if _, err := c.out.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(c.in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+
+	var mu sync.Mutex
+	var kept, late bool
+	ev := channelEvent{Content: "hello", Meta: map[string]string{"mesh_id": "m", "message_id": "msg_1", "kind": "direct"}}
+	err := n.deliver(ctx, ev, func() { mu.Lock(); kept = true; mu.Unlock() }, func() { mu.Lock(); late = true; mu.Unlock() })
+	if err == nil || !kept {
+		t.Fatalf("deliver with nobody reading: err = %v, kept = %v; want an error and the message kept", err, kept)
+	}
+	// Claude Code reads again: the line goes out, so the message is released
+	// from the inbox instead of being shown twice.
+	line, err := c.out.ReadString('\n')
+	if err != nil || !strings.Contains(line, `"content":"hello"`) {
+		t.Fatalf("read %q, %v", line, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		ok := late
+		mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the late write was not reported")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	// A reader that keeps up confirms at once.
+	go func() { _, _ = c.out.ReadString('\n') }()
+	ev.Meta["message_id"] = "msg_2"
+	if err := n.deliver(ctx, ev, func() { t.Error("kept a message that was written") }, func() {}); err != nil {
+		t.Fatal(err)
+	}
+}
