@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,9 +37,35 @@ func (e channelEvent) params() (map[string]any, error) {
 		if !metaKeyRE.MatchString(k) {
 			return nil, fmt.Errorf("channel meta key %q is not an identifier", k)
 		}
-		meta[k] = v
+		meta[k] = cleanMetaValue(v)
 	}
-	return map[string]any{"content": e.Content, "meta": meta}, nil
+	return map[string]any{"content": neutralizeTags(e.Content), "meta": meta}, nil
+}
+
+// Claude sees an event as <channel source="claudemesh" key="value"...>
+// content</channel>. Peers write the content and some meta values (names,
+// groups), so neither may close the tag or forge another one.
+var channelTagRE = regexp.MustCompile(`(?i)<(/?\s*channel)`)
+
+// neutralizeTags turns "<channel" and "</channel" into "&lt;channel".
+func neutralizeTags(s string) string { return channelTagRE.ReplaceAllString(s, "&lt;$1") }
+
+// cleanMetaValue keeps a meta value on one attribute: control characters
+// go, and quotes and angle brackets become look-alikes.
+func cleanMetaValue(v string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		case r == '"':
+			return '\''
+		case r == '<':
+			return '‹'
+		case r == '>':
+			return '›'
+		}
+		return r
+	}, v)
 }
 
 // notifier sends channel events to Claude Code once it has initialized.
