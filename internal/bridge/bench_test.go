@@ -44,6 +44,7 @@ func newBenchMesh(b *testing.B) *benchMesh {
 		b.Fatal(err)
 	}
 	cfg.Port, cfg.DataDir = 0, b.TempDir()
+	cfg.SendRatePerSec = 1_000_000 // measure latency, not the abuse limit
 	srv, err := server.Start(context.Background(), cfg, broker.Options{Logger: slog.New(slog.DiscardHandler), Version: "bench"})
 	if err != nil {
 		b.Fatal(err)
@@ -145,6 +146,8 @@ func BenchmarkDirectMessageToClaudeCode(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan struct{})
 	go func() { defer close(served); _ = br.Serve(ctx, inR, outW) }()
+	// The IO transport logs its closed pipe at cleanup through slog's default.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	mc := mcpclient.NewClient(transport.NewIO(outR, inW, io.NopCloser(strings.NewReader(""))))
 	b.Cleanup(func() { mc.Close(); cancel(); inW.Close(); outR.Close(); <-served })
 	if err := mc.Start(ctx); err != nil {
