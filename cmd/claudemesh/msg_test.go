@@ -343,6 +343,7 @@ func stopBroker(t *testing.T, b *testBroker) {
 
 func TestDoctor(t *testing.T) {
 	b, olivia, _ := twoUsers(t)
+	olivia.wireClaudeCode() // else doctor's Claude Code checks fail (install_test.go)
 	r := olivia.must("doctor")
 	for _, want := range []string{"✓ config directory mode", "✓ config file mode", "✓ config parses", "✓ keys", "✓ broker reachable", "✓ authenticated hello", "✓ clock skew"} {
 		if !strings.Contains(r.stdout, want) {

@@ -186,7 +186,7 @@ func run(o Options, uninstall bool) (*Report, error) {
 		guess := guesses[i]
 		replans[i] = func() (*plan, error) { return makePlan(t.path, rec, guess, uninstall, edit) }
 		if plans[i], err = replans[i](); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w (nothing was changed)", err)
 		}
 	}
 	rep := &Report{Changes: []Change{}}

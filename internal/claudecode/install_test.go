@@ -429,7 +429,7 @@ func TestHookCommandQuotingRoundTrips(t *testing.T) {
 			t.Fatalf("%q -> %q -> %q %q %v", p, cmd, bin, status, ok)
 		}
 	}
-	for _, cmd := range []string{"claudemesh hook idle; rm -rf /", "echo claudemesh hook idle", "claudemesh hook", "/bin/claudemesh-old hook idle", `"unbalanced`} {
+	for _, cmd := range []string{"claudemesh hook idle; rm -rf /", "echo claudemesh hook idle", "claudemesh hook", "/bin/mesh hook idle", `"unbalanced`} {
 		if _, _, ok := hookStatus(cmd); ok {
 			t.Fatalf("%q recognised as a claudemesh hook", cmd)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -51,10 +52,14 @@ func HookCommand(exe, status string) string {
 }
 
 // hookStatus reports whether a hook command runs `claudemesh hook <status>`
-// (any path to a binary named claudemesh) and which status.
-func hookStatus(command string) (bin, status string, ok bool) {
+// (any path to a binary whose name starts with claudemesh, or to alsoBin)
+// and which status.
+func hookStatus(command string, alsoBin ...string) (bin, status string, ok bool) {
 	words, ok := shellWords(command)
-	if !ok || len(words) != 3 || words[1] != "hook" || filepath.Base(words[0]) != "claudemesh" {
+	if !ok || len(words) != 3 || words[1] != "hook" {
+		return "", "", false
+	}
+	if !strings.HasPrefix(filepath.Base(words[0]), "claudemesh") && !slices.Contains(alsoBin, words[0]) {
 		return "", "", false
 	}
 	return words[0], words[2], true

@@ -31,6 +31,15 @@ func Inspect(home string) *Wiring {
 	return w
 }
 
+// mcpCommand is the binary the MCP entry runs: a hook running that binary
+// is claudemesh's whatever the binary is called.
+func (w *Wiring) mcpCommand() string {
+	if w.MCP == nil {
+		return ""
+	}
+	return w.MCP.Command
+}
+
 // Complete reports whether everything install writes is in place.
 func (w *Wiring) Complete() bool {
 	return w.MCP != nil && w.Permission && len(w.Hooks) == len(HookEvents)
@@ -82,7 +91,7 @@ func (w *Wiring) readSettings() error {
 		for i, g := range groups {
 			cmds, _ := groupEntries(g, fmt.Sprintf("hooks.%s[%d]", ev.Event, i)) // checked by readHookGroups
 			for _, c := range cmds {
-				if _, status, ok := hookStatus(c); ok && status == ev.Status {
+				if _, status, ok := hookStatus(c, w.mcpCommand()); ok && status == ev.Status {
 					if _, seen := w.Hooks[ev.Event]; !seen {
 						w.Hooks[ev.Event] = c
 					}
@@ -108,9 +117,9 @@ func wrapPath(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// HookBinary is the claudemesh binary a hook command runs.
-func HookBinary(command string) string {
-	bin, _, _ := hookStatus(command)
+// HookBinary is the binary a hook command found by Inspect runs.
+func (w *Wiring) HookBinary(command string) string {
+	bin, _, _ := hookStatus(command, w.mcpCommand())
 	return bin
 }
 

@@ -10,4 +10,5 @@ func (a *App) addCommands(root *cobra.Command) {
 	root.AddCommand(a.mcpCmd())
 	root.AddCommand(a.stateCmd(), a.rememberCmd(), a.recallCmd(), a.forgetCmd())
 	root.AddCommand(a.statusCmd(), a.doctorCmd(), a.completionCmd())
+	root.AddCommand(a.installCmd(), a.uninstallCmd())
 }

@@ -43,11 +43,9 @@ func (d *doctorRun) fail(section, name, detail, fix string) {
 }
 
 // doctorSuites run in order; each sees what the previous ones found (the
-// parsed config). The Claude Code checks (claude on PATH and its version,
-// the MCP entry, hooks, the permission rule) plug in here as one more suite
-// with the `install` command; until then doctor reports nothing about them.
+// parsed config). claudeChecks (doctor_claude.go) needs no config.
 func (a *App) doctorSuites() []func(*doctorRun) {
-	return []func(*doctorRun){configChecks, meshChecks}
+	return []func(*doctorRun){configChecks, meshChecks, claudeChecks}
 }
 
 func (a *App) doctorCmd() *cobra.Command {
@@ -56,7 +54,11 @@ func (a *App) doctorCmd() *cobra.Command {
 		Short: "Check the setup; each failed check prints how to fix it",
 		Long: `Check the config directory and file modes, that the config parses, each
 mesh's keys, that its broker answers and accepts an authenticated hello,
-and the clock skew. Exit code 0 when all pass, 4 when a broker is
+and the clock skew. Then Claude Code: ` + "`claude`" + ` on PATH and its version, and
+what ` + "`claudemesh install`" + ` writes: the MCP server entry in ~/.claude.json
+(and that its command is executable), the UserPromptSubmit, Stop and
+SessionEnd hooks and the mcp__claudemesh permission rule in
+~/.claude/settings.json. Exit code 0 when all pass, 4 when a broker is
 unreachable, 1 when any other check fails.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.doctor(cmd.Context()) },

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/claudemesh/claudemesh/internal/claudecode"
 	"github.com/claudemesh/claudemesh/internal/cliconfig"
 )
 
@@ -76,22 +74,8 @@ func (a *App) hasCommand(name string) bool {
 	return err == nil && c.Name() == name
 }
 
-// claudeCodeWired reports whether ~/.claude.json registers the claudemesh
-// MCP server (what `claudemesh install` writes).
+// claudeCodeWired reports whether Claude Code's files hold everything
+// `claudemesh install` writes (the MCP server, the hooks, the permission).
 func claudeCodeWired(home string) bool {
-	if home == "" {
-		return false
-	}
-	data, err := os.ReadFile(filepath.Join(home, ".claude.json"))
-	if err != nil {
-		return false
-	}
-	var doc struct {
-		MCPServers map[string]json.RawMessage `json:"mcpServers"`
-	}
-	if json.Unmarshal(data, &doc) != nil {
-		return false
-	}
-	_, ok := doc.MCPServers["claudemesh"]
-	return ok
+	return home != "" && claudecode.Inspect(home).Complete()
 }
