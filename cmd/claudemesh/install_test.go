@@ -376,3 +376,26 @@ func TestDoctorClaudeCodeChecks(t *testing.T) {
 		t.Fatalf("doctor with a broken settings.json:\n%s", r)
 	}
 }
+
+// With a mesh joined, the home screen asks for `claudemesh install` until
+// Claude Code has every claudemesh entry, and no longer after.
+func TestHomeSuggestsInstallUntilClaudeCodeIsWired(t *testing.T) {
+	b := startBroker(t)
+	u := newUser(t, "hana")
+	u.must("mesh", "create", "Platform", "--broker", b.URL)
+	if r := u.must(); !strings.Contains(r.stdout, "wire claudemesh into Claude Code") || !strings.Contains(r.stdout, "claudemesh install") {
+		t.Fatalf("home before install:\n%s", r)
+	}
+	u.must("install")
+	if r := u.must(); strings.Contains(r.stdout, "claudemesh install") {
+		t.Fatalf("home after install still suggests it:\n%s", r)
+	}
+	// One entry missing (the permission rule) is not wired.
+	s := parsedFile(t, u.settings())
+	delete(s, "permissions")
+	data, _ := json.Marshal(s)
+	u.writeFile(u.settings(), string(data), 0o600)
+	if r := u.must(); !strings.Contains(r.stdout, "claudemesh install") {
+		t.Fatalf("home with the permission rule gone:\n%s", r)
+	}
+}

@@ -15,6 +15,10 @@ import (
 // again and re-applies its edit rather than overwrite the other write.
 var errChangedMeanwhile = errors.New("changed while claudemesh was editing it")
 
+// beforeRecheck, set only by tests, runs between writing the temp file and
+// checking the target is unchanged: where another writer's change lands.
+var beforeRecheck func(target string)
+
 // BackupSuffix starts the name of the copy kept of a file before claudemesh
 // changes it: <file>.claudemesh-backup-<UTC time>.
 const BackupSuffix = ".claudemesh-backup-"
@@ -111,6 +115,9 @@ func (f *jsonFile) replace(data []byte, now time.Time) (backup string, err error
 	}
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("writing %s: %w", f.path, err)
+	}
+	if beforeRecheck != nil {
+		beforeRecheck(f.target)
 	}
 	if !f.stillUnchanged() {
 		return "", errChangedMeanwhile

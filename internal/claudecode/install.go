@@ -99,7 +99,7 @@ func commit(p *plan, replan func() (*plan, error), now time.Time, rep *Report) (
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s %w", p.file.path, err)
+			return nil, fmt.Errorf("%s %w: run the command again", p.file.path, err)
 		}
 		rep.Changes = append(rep.Changes, p.changes...)
 		if backup != "" {

@@ -3,6 +3,7 @@ package claudecode
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -433,5 +434,36 @@ func TestHookCommandQuotingRoundTrips(t *testing.T) {
 		if _, _, ok := hookStatus(cmd); ok {
 			t.Fatalf("%q recognised as a claudemesh hook", cmd)
 		}
+	}
+}
+
+// Claude Code rewriting ~/.claude.json while install edits it: install
+// redoes its edit on the new content, so both changes are kept.
+func TestInstallRedoesItsEditWhenTheFileChangesMeanwhile(t *testing.T) {
+	e := newEnv(t)
+	e.write(e.claudeJSON(), `{"numStartups": 1}`, 0o600)
+	writes := 0
+	beforeRecheck = func(target string) {
+		if target == e.claudeJSON() && writes < 2 {
+			writes++
+			e.write(e.claudeJSON(), fmt.Sprintf(`{"numStartups": %d, "tipsHistory": {}}`, 1+writes), 0o600)
+		}
+	}
+	t.Cleanup(func() { beforeRecheck = nil })
+	rep := e.install()
+	if writes != 2 {
+		t.Fatalf("the concurrent writer ran %d times", writes)
+	}
+	got := e.parsed(e.claudeJSON())
+	want := map[string]any{"numStartups": 3.0, "tipsHistory": map[string]any{},
+		"mcpServers": map[string]any{"claudemesh": map[string]any{"command": exe, "args": []any{"mcp"}}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf(".claude.json: %v", got)
+	}
+	if b := backups(t, e.claudeJSON()); len(b) != 1 || e.read(b[0]) != `{"numStartups": 3, "tipsHistory": {}}` {
+		t.Fatalf("backups %v: want one, of the content replaced", b)
+	}
+	if len(rep.Changes) != 5 {
+		t.Fatalf("report %+v", rep)
 	}
 }
