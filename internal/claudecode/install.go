@@ -70,7 +70,7 @@ func makePlan(path string, rec fileRecord, guess, uninstall bool, edit editFunc)
 	if !f.exists {
 		p.rec.CreatedFile = true
 	}
-	if uninstall && doc.len() == 0 && (guess || rec.CreatedFile) {
+	if uninstall && doc.len() == 0 && rec.CreatedFile { // guessing, an emptied file stays as {}
 		p.removeFile = true
 		return p, nil
 	}

@@ -373,6 +373,9 @@ func TestUninstallWithoutManifestGuesses(t *testing.T) {
 	if w := Inspect(e.home); w.MCP != nil {
 		t.Fatalf("the MCP entry survived: %+v", w)
 	}
+	if got := e.read(e.claudeJSON()); got != "{}\n" {
+		t.Fatalf("guessing, the file install created is left as {}, got %q", got)
+	}
 }
 
 // A settings file reached through a symlink (dotfiles) stays a symlink and
@@ -465,5 +468,33 @@ func TestInstallRedoesItsEditWhenTheFileChangesMeanwhile(t *testing.T) {
 	}
 	if len(rep.Changes) != 5 {
 		t.Fatalf("report %+v", rep)
+	}
+}
+
+// The binary moved (a new version elsewhere): install points every entry at
+// the new path in place, and uninstall still restores the original.
+func TestInstallAfterTheBinaryMoved(t *testing.T) {
+	e := newEnv(t)
+	e.write(e.settings(), userSettings, 0o600)
+	e.install()
+	e.opts.Executable = "/usr/local/bin/claudemesh"
+	rep := e.install()
+	if len(rep.Changes) != 4 { // the server entry and three hooks; the permission stays
+		t.Fatalf("report %+v", rep)
+	}
+	w := Inspect(e.home)
+	if w.MCP.Command != "/usr/local/bin/claudemesh" || w.Hooks["Stop"] != "/usr/local/bin/claudemesh hook idle" {
+		t.Fatalf("after the move: %+v", w)
+	}
+	stop := e.parsed(e.settings())["hooks"].(map[string]any)["Stop"].([]any)
+	if len(stop) != 1 {
+		t.Fatalf("Stop has %d groups, want the one rewritten in place: %v", len(stop), stop)
+	}
+	e.uninstall()
+	if got := e.parsed(e.settings()); !reflect.DeepEqual(got, parseJSON(t, userSettings)) {
+		t.Fatalf("settings after uninstall: %v", got)
+	}
+	if _, err := os.Stat(e.claudeJSON()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf(".claude.json outlived uninstall: %v", err)
 	}
 }
