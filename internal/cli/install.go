@@ -94,7 +94,7 @@ func (a *App) printInstallReport(rep *claudecode.Report, uninstall, finished boo
 			return
 		}
 		if uninstall {
-			fmt.Fprintln(a.Stdout, "Nothing to remove: Claude Code's files hold no claudemesh entry. Nothing changed.")
+			fmt.Fprintln(a.Stdout, "Nothing to remove: Claude Code's files hold nothing that install added. Nothing changed.")
 		} else {
 			fmt.Fprintln(a.Stdout, u.ok.Render("✓")+" Claude Code is already set up for claudemesh. Nothing changed.")
 		}
