@@ -4,14 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // claudeOnPath gives the user a PATH holding only a fake `claude` that
-// prints a version (or, with exit != "0", fails), like Claude Code's CLI.
+// prints a version and exits with exit ("hang": never answers).
 func (u *user) claudeOnPath(exit string) {
 	u.t.Helper()
 	bin := filepath.Join(u.t.TempDir(), "bin")
@@ -19,6 +21,13 @@ func (u *user) claudeOnPath(exit string) {
 		u.t.Fatal(err)
 	}
 	script := "#!/bin/sh\necho '2.0.14 (Claude Code)'\nexit " + exit + "\n"
+	if exit == "hang" {
+		sleep, err := exec.LookPath("sleep") // absolute: the user's PATH holds only claude
+		if err != nil {
+			u.t.Fatal(err)
+		}
+		script = "#!/bin/sh\n" + sleep + " 60\n"
+	}
 	if err := os.WriteFile(filepath.Join(bin, "claude"), []byte(script), 0o755); err != nil {
 		u.t.Fatal(err)
 	}
@@ -397,5 +406,20 @@ func TestHomeSuggestsInstallUntilClaudeCodeIsWired(t *testing.T) {
 	u.writeFile(u.settings(), string(data), 0o600)
 	if r := u.must(); !strings.Contains(r.stdout, "claudemesh install") {
 		t.Fatalf("home with the permission rule gone:\n%s", r)
+	}
+}
+
+// A `claude --version` that never answers costs doctor its 5 s limit, not
+// a hang.
+func TestDoctorGivesUpOnAHungClaude(t *testing.T) {
+	u := newUser(t, "hugo")
+	u.claudeOnPath("hang")
+	start := time.Now()
+	r := u.run("doctor")
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("doctor took %s with a hung claude", took)
+	}
+	if r.code != 1 || !strings.Contains(r.stdout, "✗ claude version: `claude --version` did not answer within 5s") {
+		t.Fatalf("doctor with a hung claude:\n%s", r)
 	}
 }

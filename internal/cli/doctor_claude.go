@@ -1,18 +1,11 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"strings"
-	"time"
 
 	"github.com/claudemesh/claudemesh/internal/claudecode"
 )
-
-// claudeVersionTimeout bounds `claude --version`, which may hang on a
-// broken install (it is a Node program).
-const claudeVersionTimeout = 5 * time.Second
 
 const fixInstall = "claudemesh install"
 
@@ -24,10 +17,10 @@ func claudeChecks(d *doctorRun) {
 		d.fail(sec, "claude on PATH", "not found", claudecode.InstallHint)
 	} else {
 		d.pass(sec, "claude on PATH", bin)
-		if v, err := claudeVersion(d.ctx, bin); err != nil {
+		if v, err := claudecode.Version(d.ctx, bin); err != nil {
 			d.fail(sec, "claude version", err.Error(), "run `claude --version` to see what is wrong; reinstall Claude Code if it fails")
 		} else {
-			d.pass(sec, "claude version", v)
+			d.pass(sec, "claude version", termSafe(v))
 		}
 	}
 	home := d.a.Getenv("HOME")
@@ -80,24 +73,4 @@ func mcpChecks(d *doctorRun, sec string, w *claudecode.Wiring) {
 	} else {
 		d.pass(sec, "MCP server command", "executable")
 	}
-}
-
-// claudeVersion is the first line `claude --version` prints.
-func claudeVersion(ctx context.Context, bin string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, claudeVersionTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--version")
-	cmd.WaitDelay = time.Second // a child holding the pipe open must not keep us waiting
-	out, err := cmd.Output()
-	if ctx.Err() != nil {
-		return "", fmt.Errorf("`claude --version` did not answer within %s", claudeVersionTimeout)
-	}
-	if err != nil {
-		return "", fmt.Errorf("`claude --version` failed: %v", err)
-	}
-	v, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	if v == "" {
-		return "", fmt.Errorf("`claude --version` printed nothing")
-	}
-	return termSafe(v), nil
 }
