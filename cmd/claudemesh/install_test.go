@@ -423,3 +423,31 @@ func TestDoctorGivesUpOnAHungClaude(t *testing.T) {
 		t.Fatalf("doctor with a hung claude:\n%s", r)
 	}
 }
+
+// CLAUDE_CONFIG_DIR moves Claude Code's files; install, doctor and the home
+// screen follow it.
+func TestInstallFollowsClaudeConfigDir(t *testing.T) {
+	b := startBroker(t)
+	u := newUser(t, "cleo")
+	alt := filepath.Join(t.TempDir(), "claude")
+	u.env = append(u.env, "CLAUDE_CONFIG_DIR="+alt)
+	u.claudeOnPath("0")
+	u.must("mesh", "create", "Platform", "--broker", b.URL)
+	u.must("install")
+	for _, p := range []string{filepath.Join(alt, ".claude.json"), filepath.Join(alt, "settings.json")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("install did not write %s: %v", p, err)
+		}
+	}
+	for _, p := range []string{u.claudeJSON(), u.settings()} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("install wrote %s although CLAUDE_CONFIG_DIR is set", p)
+		}
+	}
+	if r := u.run("doctor"); r.code != 0 || !strings.Contains(r.stdout, "✓ MCP server entry") {
+		t.Fatalf("doctor with CLAUDE_CONFIG_DIR:\n%s", r)
+	}
+	if r := u.must(); strings.Contains(r.stdout, "claudemesh install") {
+		t.Fatalf("home screen still suggests install:\n%s", r)
+	}
+}

@@ -10,10 +10,12 @@ import (
 
 // Options say whose files install and uninstall edit.
 type Options struct {
-	Home       string // Claude Code's files are under it
-	ConfigDir  string // claudemesh's config directory, where the manifest lives
-	Executable string // absolute path of the claudemesh binary (install only)
-	Now        func() time.Time
+	Home string // Claude Code's files are under it
+	// ClaudeConfigDir is $CLAUDE_CONFIG_DIR: when set, the files are in it.
+	ClaudeConfigDir string
+	ConfigDir       string // claudemesh's config directory, where the manifest lives
+	Executable      string // absolute path of the claudemesh binary (install only)
+	Now             func() time.Time
 }
 
 // Change is one edit to one file, as printed to the user.
@@ -122,15 +124,16 @@ type target struct {
 }
 
 func targets(o Options) []target {
+	p := PathsFor(o.Home, o.ClaudeConfigDir)
 	return []target{
-		{ClaudeJSONPath(o.Home), installMCP(o.Executable), uninstallMCP},
-		{SettingsPath(o.Home), installSettings(o.Executable), uninstallSettings},
+		{p.ClaudeJSON, installMCP(o.Executable), uninstallMCP},
+		{p.Settings, installSettings(o.Executable), uninstallSettings},
 	}
 }
 
 func (o Options) check(needExe bool) error {
 	switch {
-	case o.Home == "":
+	case o.Home == "" && o.ClaudeConfigDir == "":
 		return errors.New("HOME is not set: cannot find Claude Code's settings")
 	case o.ConfigDir == "":
 		return errors.New("no claudemesh config directory")

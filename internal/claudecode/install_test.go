@@ -32,8 +32,9 @@ func newEnv(t *testing.T) *env {
 		Now: func() time.Time { clock = clock.Add(time.Second); return clock }}}
 }
 
-func (e *env) claudeJSON() string { return ClaudeJSONPath(e.home) }
-func (e *env) settings() string   { return SettingsPath(e.home) }
+func (e *env) paths() Paths       { return PathsFor(e.home, e.opts.ClaudeConfigDir) }
+func (e *env) claudeJSON() string { return e.paths().ClaudeJSON }
+func (e *env) settings() string   { return e.paths().Settings }
 
 func (e *env) write(path, content string, mode os.FileMode) {
 	e.t.Helper()
@@ -225,7 +226,7 @@ func TestInstallCreatesMissingFilesAndUninstallRemovesThem(t *testing.T) {
 			t.Fatalf("%s: %v %v, want a 0600 file", p, err, st)
 		}
 	}
-	if w := Inspect(e.home); !w.Complete() || w.MCP.Command != exe || w.MCPErr != nil || w.SettingsErr != nil {
+	if w := Inspect(e.paths()); !w.Complete() || w.MCP.Command != exe || w.MCPErr != nil || w.SettingsErr != nil {
 		t.Fatalf("inspect after install: %+v", w)
 	}
 	rep = e.uninstall()
@@ -237,7 +238,7 @@ func TestInstallCreatesMissingFilesAndUninstallRemovesThem(t *testing.T) {
 			t.Fatalf("%s outlived uninstall (install created it): %v", p, err)
 		}
 	}
-	if w := Inspect(e.home); w.MCP != nil || w.Permission || len(w.Hooks) != 0 {
+	if w := Inspect(e.paths()); w.MCP != nil || w.Permission || len(w.Hooks) != 0 {
 		t.Fatalf("inspect after uninstall: %+v", w)
 	}
 }
@@ -332,7 +333,7 @@ func TestUninstallKeepsWhatTheUserHad(t *testing.T) {
 				e.write(e.settings(), tc.settings, 0o600)
 			}
 			e.install()
-			if w := Inspect(e.home); !w.Complete() {
+			if w := Inspect(e.paths()); !w.Complete() {
 				t.Fatalf("not wired after install: %+v", w)
 			}
 			if tc.check != nil {
@@ -370,7 +371,7 @@ func TestUninstallWithoutManifestGuesses(t *testing.T) {
 	if got := e.parsed(e.settings()); !reflect.DeepEqual(got, parseJSON(t, userSettings)) {
 		t.Fatalf("settings after a guessing uninstall: %v", got)
 	}
-	if w := Inspect(e.home); w.MCP != nil {
+	if w := Inspect(e.paths()); w.MCP != nil {
 		t.Fatalf("the MCP entry survived: %+v", w)
 	}
 	if got := e.read(e.claudeJSON()); got != "{}\n" {
@@ -394,7 +395,7 @@ func TestInstallFollowsSymlinks(t *testing.T) {
 	if st, err := os.Lstat(e.settings()); err != nil || st.Mode()&os.ModeSymlink == 0 {
 		t.Fatalf("settings.json is no longer a symlink: %v", err)
 	}
-	if !Inspect(e.home).Permission {
+	if !Inspect(e.paths()).Permission {
 		t.Fatal("the linked file did not get the permission")
 	}
 	if st, _ := os.Stat(real); st.Mode().Perm() != 0o644 {
@@ -482,7 +483,7 @@ func TestInstallAfterTheBinaryMoved(t *testing.T) {
 	if len(rep.Changes) != 4 { // the server entry and three hooks; the permission stays
 		t.Fatalf("report %+v", rep)
 	}
-	w := Inspect(e.home)
+	w := Inspect(e.paths())
 	if w.MCP.Command != "/usr/local/bin/claudemesh" || w.Hooks["Stop"] != "/usr/local/bin/claudemesh hook idle" {
 		t.Fatalf("after the move: %+v", w)
 	}
@@ -496,5 +497,24 @@ func TestInstallAfterTheBinaryMoved(t *testing.T) {
 	}
 	if _, err := os.Stat(e.claudeJSON()); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf(".claude.json outlived uninstall: %v", err)
+	}
+}
+
+// With CLAUDE_CONFIG_DIR set, Claude Code reads both files from it, so
+// install writes there and leaves HOME alone.
+func TestInstallHonoursClaudeConfigDir(t *testing.T) {
+	e := newEnv(t)
+	e.opts.ClaudeConfigDir = filepath.Join(t.TempDir(), "claude-alt")
+	e.install()
+	want := Paths{ClaudeJSON: filepath.Join(e.opts.ClaudeConfigDir, ".claude.json"), Settings: filepath.Join(e.opts.ClaudeConfigDir, "settings.json")}
+	if e.paths() != want || !Inspect(want).Complete() {
+		t.Fatalf("paths %+v, wiring %+v", e.paths(), Inspect(want))
+	}
+	if entries, _ := os.ReadDir(e.home); len(entries) != 0 {
+		t.Fatalf("HOME was written: %v", entries)
+	}
+	e.uninstall()
+	if Inspect(want).MCP != nil {
+		t.Fatal("uninstall left the MCP entry")
 	}
 }

@@ -28,11 +28,25 @@ var HookEvents = []HookEvent{
 	{"SessionEnd", "idle"},
 }
 
-// ClaudeJSONPath is Claude Code's user file holding mcpServers.
-func ClaudeJSONPath(home string) string { return filepath.Join(home, ".claude.json") }
+// EnvClaudeConfigDir relocates Claude Code's configuration: when set, both
+// settings.json and .claude.json live in it instead of ~/.claude and ~.
+const EnvClaudeConfigDir = "CLAUDE_CONFIG_DIR"
 
-// SettingsPath is Claude Code's user settings (permissions, hooks).
-func SettingsPath(home string) string { return filepath.Join(home, ".claude", "settings.json") }
+// Paths are Claude Code's two user-level files that install edits.
+type Paths struct {
+	ClaudeJSON string // mcpServers (and Claude Code's own state)
+	Settings   string // permissions, hooks
+}
+
+// PathsFor finds the files the way Claude Code does: in claudeConfigDir
+// ($CLAUDE_CONFIG_DIR) when set, else ~/.claude.json and
+// ~/.claude/settings.json.
+func PathsFor(home, claudeConfigDir string) Paths {
+	if claudeConfigDir != "" {
+		return Paths{ClaudeJSON: filepath.Join(claudeConfigDir, ".claude.json"), Settings: filepath.Join(claudeConfigDir, "settings.json")}
+	}
+	return Paths{ClaudeJSON: filepath.Join(home, ".claude.json"), Settings: filepath.Join(home, ".claude", "settings.json")}
+}
 
 // MCPServer is an mcpServers entry of the stdio kind.
 type MCPServer struct {

@@ -24,8 +24,8 @@ type Wiring struct {
 }
 
 // Inspect reads both files; a missing file is simply empty.
-func Inspect(home string) *Wiring {
-	w := &Wiring{ClaudeJSON: ClaudeJSONPath(home), Settings: SettingsPath(home), Hooks: map[string]string{}}
+func Inspect(p Paths) *Wiring {
+	w := &Wiring{ClaudeJSON: p.ClaudeJSON, Settings: p.Settings, Hooks: map[string]string{}}
 	w.MCP, w.MCPErr = readMCP(w.ClaudeJSON)
 	w.SettingsErr = w.readSettings()
 	return w

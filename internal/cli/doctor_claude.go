@@ -23,12 +23,12 @@ func claudeChecks(d *doctorRun) {
 			d.pass(sec, "claude version", termSafe(v))
 		}
 	}
-	home := d.a.Getenv("HOME")
-	if home == "" {
+	home, dir := d.a.Getenv("HOME"), d.a.Getenv(claudecode.EnvClaudeConfigDir)
+	if home == "" && dir == "" {
 		d.fail(sec, "Claude Code settings", "HOME is not set: Claude Code's files cannot be found", "set HOME")
 		return
 	}
-	w := claudecode.Inspect(home)
+	w := claudecode.Inspect(claudecode.PathsFor(home, dir))
 	mcpChecks(d, sec, w)
 	if w.SettingsErr != nil {
 		d.fail(sec, "settings.json", w.SettingsErr.Error(), "repair the JSON in "+w.Settings+" (or move it aside), then run `"+fixInstall+"`")

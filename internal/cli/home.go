@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -76,6 +77,9 @@ func (a *App) hasCommand(name string) bool {
 
 // claudeCodeWired reports whether Claude Code's files hold everything
 // `claudemesh install` writes (the MCP server, the hooks, the permission).
+// CLAUDE_CONFIG_DIR comes from the process environment, which is what
+// App.Getenv reads outside tests.
 func claudeCodeWired(home string) bool {
-	return home != "" && claudecode.Inspect(home).Complete()
+	dir := os.Getenv(claudecode.EnvClaudeConfigDir)
+	return (home != "" || dir != "") && claudecode.Inspect(claudecode.PathsFor(home, dir)).Complete()
 }

@@ -18,10 +18,12 @@ func (a *App) installCmd() *cobra.Command {
 		Long: `Register this claudemesh binary in Claude Code, changing only its own keys:
 mcpServers.claudemesh in ~/.claude.json, and in ~/.claude/settings.json the
 permission rule mcp__claudemesh and the UserPromptSubmit, Stop and
-SessionEnd hooks that report working/idle. Each changed file is backed up
-next to itself (<file>.claudemesh-backup-<time>) and replaced atomically;
-a file that is not valid JSON, or whose keys have the wrong type, stops
-the command before anything is written. Running it again changes nothing.
+SessionEnd hooks that report working/idle. With CLAUDE_CONFIG_DIR set, both
+files are in that directory, where Claude Code then reads them. Each
+changed file is backed up next to itself (<file>.claudemesh-backup-<time>)
+and replaced atomically; a file that is not valid JSON, or whose keys have
+the wrong type, stops the command before anything is written. Running it
+again changes nothing.
 What was added is recorded in the claudemesh config directory so that
 uninstall removes exactly that.`,
 		Args: noArgs,
@@ -49,7 +51,7 @@ removed. Files are backed up and replaced atomically, as by install.`,
 }
 
 func (a *App) installClaudeCode(uninstall bool) error {
-	opts := claudecode.Options{Home: a.Getenv("HOME"), Now: a.Now}
+	opts := claudecode.Options{Home: a.Getenv("HOME"), ClaudeConfigDir: a.Getenv(claudecode.EnvClaudeConfigDir), Now: a.Now}
 	var err error
 	if opts.ConfigDir, err = a.configDir(); err != nil {
 		return err
