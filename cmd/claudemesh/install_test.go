@@ -451,3 +451,17 @@ func TestInstallFollowsClaudeConfigDir(t *testing.T) {
 		t.Fatalf("home screen still suggests install:\n%s", r)
 	}
 }
+
+// Install works without Claude Code installed yet, and says how to get it.
+func TestInstallWithoutClaudeSaysHowToGetIt(t *testing.T) {
+	u := newUser(t, "noah")
+	u.noClaudeOnPath()
+	r := u.must("install")
+	if !strings.Contains(r.stdout, "note: Claude Code (the `claude` command) is not on PATH") {
+		t.Fatalf("install without claude:\n%s", r)
+	}
+	u.claudeOnPath("0")
+	if r := u.must("uninstall"); strings.Contains(r.stdout, "note:") {
+		t.Fatalf("uninstall printed a note:\n%s", r)
+	}
+}

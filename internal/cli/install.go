@@ -139,6 +139,10 @@ func (a *App) printInstallReport(rep *claudecode.Report, uninstall, finished boo
 		return
 	}
 	fmt.Fprintln(a.Stdout, "Restart running Claude Code sessions to load claudemesh.")
+	if _, err := claudecode.FindClaude(); err != nil {
+		fmt.Fprintf(a.Stdout, "%s %s\n", u.accent.Render("note:"), err)
+		return
+	}
 	if a.hasCommand("launch") {
 		u.nextStep(a.Stdout, "start Claude Code on the mesh:", "claudemesh launch")
 	}
