@@ -86,7 +86,7 @@ func (a *App) runHook(ctx context.Context, args []string) {
 		return
 	}
 	sessionID := in.SessionID
-	if env := a.Getenv(claudecode.EnvSessionID); env != "" {
+	if env := strings.TrimSpace(a.Getenv(claudecode.EnvSessionID)); env != "" {
 		sessionID = env // the id the bridge of a launched session uses, even after Claude Code's own id changed (/clear)
 	}
 	cwd := in.CWD
