@@ -27,7 +27,7 @@ const (
 	hookMaxInput    = 256 << 10
 	hookReadWait    = 500 * time.Millisecond
 	hookPostTimeout = time.Second
-	hookBudget      = 1300 * time.Millisecond
+	hookBudget      = 1200 * time.Millisecond
 )
 
 // hookDebugEnv, set to anything but "" or "0", makes `claudemesh hook` say
