@@ -89,8 +89,8 @@ func (f *fakeClaude) record() (args []string, env map[string]string) {
 	return args, env
 }
 
-// wireClaudeCode writes the ~/.claude.json entry `claudemesh install` adds.
-func (u *user) wireClaudeCode() {
+// registerBridge writes the ~/.claude.json entry `claudemesh install` adds.
+func (u *user) registerBridge() {
 	u.t.Helper()
 	doc := `{"numStartups":3,"mcpServers":{"claudemesh":{"command":"/usr/local/bin/claudemesh","args":["mcp"]}}}`
 	if err := os.WriteFile(filepath.Join(u.home, ".claude.json"), []byte(doc), 0o600); err != nil {
@@ -152,7 +152,7 @@ func TestLaunchRunsClaudeWithTheSessionSettings(t *testing.T) {
 		fake.reset()
 		os.Remove(filepath.Join(olivia.home, ".claude.json"))
 		if c.installed {
-			olivia.wireClaudeCode()
+			olivia.registerBridge()
 		}
 		r := olivia.runIn(c.stdin, c.args...)
 		if r.code != 7 {
@@ -192,7 +192,7 @@ func TestLaunchWizardUsesTheAnswers(t *testing.T) {
 	olivia := newUser(t, "olivia")
 	platform := olivia.createMesh(b, "Platform")
 	infra := olivia.createMesh(b, "Infra")
-	olivia.wireClaudeCode()
+	olivia.registerBridge()
 	fake := olivia.fakeClaude(t)
 	olivia.env = append(olivia.env, "FAKE_CLAUDE_READ_STDIN=1")
 	cases := []struct {
@@ -294,7 +294,7 @@ func TestLaunchWaitsThroughCtrlCAndForwardsSIGTERM(t *testing.T) {
 	b := startBroker(t)
 	olivia := newUser(t, "olivia")
 	olivia.createMesh(b, "Platform")
-	olivia.wireClaudeCode()
+	olivia.registerBridge()
 	fake := olivia.fakeClaude(t)
 	release := filepath.Join(t.TempDir(), "release")
 	olivia.env = append(olivia.env, "FAKE_CLAUDE_WAIT_FOR="+release, "FAKE_CLAUDE_EXIT=3")
