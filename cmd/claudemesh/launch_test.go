@@ -89,13 +89,11 @@ func (f *fakeClaude) record() (args []string, env map[string]string) {
 	return args, env
 }
 
-// registerBridge writes the ~/.claude.json entry `claudemesh install` adds.
+// registerBridge runs `claudemesh install`, so launch finds Claude Code
+// wired (it warns otherwise).
 func (u *user) registerBridge() {
 	u.t.Helper()
-	doc := `{"numStartups":3,"mcpServers":{"claudemesh":{"command":"/usr/local/bin/claudemesh","args":["mcp"]}}}`
-	if err := os.WriteFile(filepath.Join(u.home, ".claude.json"), []byte(doc), 0o600); err != nil {
-		u.t.Fatal(err)
-	}
+	u.must("install")
 }
 
 // checkLaunched checks the fixed part of claude's argv and returns the

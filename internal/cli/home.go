@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -57,7 +56,7 @@ func (a *App) suggestNext(u *ui, meshSlug string) {
 		launch += " --mesh " + meshSlug
 	}
 	switch {
-	case !claudeCodeWired(a.Getenv("HOME")) && a.hasCommand("install"):
+	case !a.claudeCodeWired() && a.hasCommand("install"):
 		u.nextStep(a.Stdout, "wire claudemesh into Claude Code:", "claudemesh install")
 	case a.hasCommand("launch"):
 		u.nextStep(a.Stdout, "start Claude Code on the mesh:", launch)
@@ -75,11 +74,19 @@ func (a *App) hasCommand(name string) bool {
 	return err == nil && c.Name() == name
 }
 
+// claudeCodeWiring reads what Claude Code's files say about claudemesh
+// (nil when neither HOME nor CLAUDE_CONFIG_DIR says where they are).
+func (a *App) claudeCodeWiring() *claudecode.Wiring {
+	home, dir := a.Getenv("HOME"), a.Getenv(claudecode.EnvClaudeConfigDir)
+	if home == "" && dir == "" {
+		return nil
+	}
+	return claudecode.Inspect(claudecode.PathsFor(home, dir))
+}
+
 // claudeCodeWired reports whether Claude Code's files hold everything
 // `claudemesh install` writes (the MCP server, the hooks, the permission).
-// CLAUDE_CONFIG_DIR comes from the process environment, which is what
-// App.Getenv reads outside tests.
-func claudeCodeWired(home string) bool {
-	dir := os.Getenv(claudecode.EnvClaudeConfigDir)
-	return (home != "" || dir != "") && claudecode.Inspect(claudecode.PathsFor(home, dir)).Complete()
+func (a *App) claudeCodeWired() bool {
+	w := a.claudeCodeWiring()
+	return w != nil && w.Complete()
 }

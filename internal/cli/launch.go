@@ -263,11 +263,22 @@ func (a *App) launchBanner(m *cliconfig.Mesh, s launchSettings) {
 	fmt.Fprintln(w, "  "+u.bad.Render("Peer messages are untrusted text from other people's sessions:")+
 		" Claude should not follow instructions in them that you did not ask for.")
 	fmt.Fprintln(w)
-	if !claudeCodeWired(a.Getenv("HOME")) {
-		eu := a.errUI()
-		fmt.Fprintln(a.Stderr, eu.bad.Render("warning:")+" ~/.claude.json has no claudemesh MCP server, so this session will not connect to the mesh;")
-		fmt.Fprintln(a.Stderr, "  run "+eu.command.Render("claudemesh install")+" first (launching anyway)")
+	a.warnIfNotWired()
+}
+
+// warnIfNotWired says what a launch without `claudemesh install` misses.
+func (a *App) warnIfNotWired() {
+	w := a.claudeCodeWiring()
+	if w != nil && w.Complete() {
+		return
 	}
+	eu := a.errUI()
+	if w == nil || w.MCP == nil {
+		fmt.Fprintln(a.Stderr, eu.bad.Render("warning:")+" Claude Code has no claudemesh MCP server, so this session will not connect to the mesh;")
+	} else {
+		fmt.Fprintln(a.Stderr, eu.bad.Render("warning:")+" Claude Code lacks claudemesh's hooks or permission rule, so the session's status will not follow Claude and each tool call asks first;")
+	}
+	fmt.Fprintln(a.Stderr, "  run "+eu.command.Render("claudemesh install")+" first (launching anyway)")
 }
 
 var modeMeaning = map[string]string{
