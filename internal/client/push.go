@@ -45,6 +45,22 @@ func (c *Client) onPush(cn *conn, raw []byte) {
 	c.disp.enqueue(Event{Push: &p})
 }
 
+// handOver queues pushes a failed fetch collected for the handler, as if
+// they had arrived on their own (without a handler they stay unacked).
+func (c *Client) handOver(pushes []protocol.Push) {
+	if c.cfg.Handler == nil {
+		return
+	}
+	for i := range pushes {
+		p := pushes[i]
+		if c.dedup.state(p.MessageID) != unseen {
+			continue
+		}
+		c.dedup.markInFlight(p.MessageID)
+		c.disp.enqueue(Event{Push: &p})
+	}
+}
+
 // sendAck acks one delivery on cn, or on the live connection when cn is nil.
 // A lost ack is harmless: the broker pushes again and dedup re-acks.
 func (c *Client) sendAck(cn *conn, messageID string) {
@@ -191,9 +207,11 @@ func (d *dedup) forget(id string) {
 
 func (d *dedup) keep(id string) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	delete(d.inFlight, id)
-	d.kept[id] = struct{}{}
-	d.mu.Unlock()
+	if _, ok := d.accepted[id]; !ok { // its owner may have acked it already
+		d.kept[id] = struct{}{}
+	}
 }
 
 func (d *dedup) accept(id string) {

@@ -160,6 +160,11 @@ func (c *Client) FetchPending(ctx context.Context) ([]protocol.Push, int, error)
 	tctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
 	defer cancel()
 	r, err := c.exchange(tctx, map[string]any{"type": protocol.TypeFetchPending}, "_reqId", &got)
+	if err != nil || r.Type == protocol.TypeError {
+		// The broker counts what it pushed as in flight and would not push it
+		// again before a reconnect: let the handler have it instead.
+		c.handOver(got)
+	}
 	switch {
 	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 		return nil, 0, &timeoutError{typ: protocol.TypeFetchPending, d: c.cfg.RPCTimeout, offline: errors.Is(err, errOffline)}
@@ -176,14 +181,18 @@ func (c *Client) FetchPending(ctx context.Context) ([]protocol.Push, int, error)
 }
 
 // Ack confirms delivery of pushes the caller took itself (FetchPending) or
-// kept from its Handler (ErrKeep).
+// kept from its Handler (ErrKeep). The ids count as accepted at once, even
+// when no connection is live or the write fails: a redelivery after the
+// next resume is then re-acked by the dedup, never handed over again.
 func (c *Client) Ack(ctx context.Context, messageIDs ...string) error {
+	for _, id := range messageIDs {
+		c.dedup.accept(id)
+	}
 	cn, err := c.current(ctx)
 	if err != nil {
 		return err
 	}
 	for _, id := range messageIDs {
-		c.dedup.accept(id)
 		if err := cn.write(ctx, map[string]any{"type": protocol.TypeClientAck, "messageId": id}); err != nil {
 			return fmt.Errorf("client_ack: %w", err)
 		}

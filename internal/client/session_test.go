@@ -257,3 +257,56 @@ func TestKeptPushStaysUnackedUntilAck(t *testing.T) {
 		return err == nil && st.Delivered
 	})
 }
+
+func TestAckWhileOfflineCountsOnceTheSessionResumes(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	var seen []string
+	keep := func(_ context.Context, ev client.Event) error {
+		if ev.Push == nil || ev.Push.Subtype == "system" {
+			return nil
+		}
+		mu.Lock()
+		seen = append(seen, ev.Push.MessageID)
+		mu.Unlock()
+		return client.ErrKeep
+	}
+	alice := e.dial(e.config(e.addMember("alice"), nil))
+	gate := make(chan struct{})
+	var gated atomic.Bool
+	bob := e.run(e.config(e.addMember("bob"), keep), func(c *client.Client) {
+		client.SetDialGate(c, func(ctx context.Context) error {
+			if gated.Load() {
+				select {
+				case <-gate:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	})
+	id := sendPlain(t, alice, bob.RoutingPubkey(), "read while offline")
+	waitFor(t, "kept", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) == 1 })
+
+	gated.Store(true)
+	client.KillConn(bob.Client)
+	waitFor(t, "offline", func() bool { return !bob.Connected() })
+	actx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	if err := bob.Ack(actx, id); err == nil {
+		t.Fatal("Ack with no connection reported success")
+	}
+	cancel()
+	close(gate)
+	// The resumed session gets the unacked message again; the dedup acks it
+	// without handing it over a second time.
+	waitFor(t, "delivered after the resume", func() bool {
+		st, err := alice.MessageStatus(ctx(t), id)
+		return err == nil && st.Delivered
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 {
+		t.Fatalf("handler saw %v; want the message once", seen)
+	}
+}
