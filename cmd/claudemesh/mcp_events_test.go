@@ -91,3 +91,22 @@ func TestBridgeGroupMessagesAndTools(t *testing.T) {
 		}
 	}
 }
+
+// Without launch, Claude Code may drop channel events, so the bridge keeps
+// messages for check_messages instead of acking pushes nobody may see.
+func TestBridgeNotLaunchedDefaultsToInbox(t *testing.T) {
+	_, olivia, bob := twoUsers(t)
+	bp := bob.startBridge(t, t.TempDir(), "CLAUDEMESH_MESSAGE_MODE=") // as a plain `claude` session starts it
+	if !strings.Contains(bp.init.Instructions, "not started with `claudemesh launch`") {
+		t.Errorf("instructions do not say to call check_messages:\n%s", bp.init.Instructions)
+	}
+	waitBridgePeer(t, olivia, "bob")
+	sent := sendJSON(t, olivia, "bob", "are you there?")
+	bp.waitNote(map[string]string{"kind": "inbox"})
+	if out := bp.mustCall("message_status", map[string]any{"id": sent["messageId"].(string)}); !strings.Contains(out, "bob: pending") {
+		t.Fatalf("a message only counted must stay pending until read: %s", out)
+	}
+	if out := bp.mustCall("check_messages", nil); !strings.Contains(out, "are you there?") {
+		t.Fatalf("check_messages = %q", out)
+	}
+}

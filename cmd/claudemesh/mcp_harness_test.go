@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,13 @@ func (u *user) startBridge(t *testing.T, dir string, env ...string) *bridgeProc 
 	}
 	fullEnv := append([]string{"CLAUDEMESH_CONFIG_DIR=" + u.dir, "HOME=" + u.home, "USER=" + u.name,
 		"PATH=" + os.Getenv("PATH"), "NO_COLOR=1", "CLAUDEMESH_LOG=info"}, u.env...)
+	if !slices.ContainsFunc(env, func(e string) bool {
+		return strings.HasPrefix(e, "CLAUDEMESH_MESSAGE_MODE=") || strings.HasPrefix(e, "CLAUDEMESH_SESSION_ID=")
+	}) {
+		// launch always sets the mode; without launch the bridge defaults to
+		// inbox (TestBridgeNotLaunchedDefaultsToInbox). Most tests want push.
+		fullEnv = append(fullEnv, "CLAUDEMESH_MESSAGE_MODE=push")
+	}
 	fullEnv = append(fullEnv, env...)
 	cmdFunc := func(ctx context.Context, command string, _ []string, args []string) (*exec.Cmd, error) {
 		cmd := exec.CommandContext(ctx, command, args...)

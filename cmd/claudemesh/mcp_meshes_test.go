@@ -64,3 +64,26 @@ func TestBridgeWithSeveralMeshes(t *testing.T) {
 		t.Errorf("bridge on research only listed %q", out)
 	}
 }
+
+// A name only a launched session carries reaches that session, not every
+// session of its member (protocol.md §3).
+func TestSessionNamesReachOnlyThatSession(t *testing.T) {
+	_, olivia, bob := twoUsers(t)
+	reviewer := bob.startBridge(t, t.TempDir(), "CLAUDEMESH_SESSION_ID=9e1f3c2a-5b7d-4e8f-a0b1-c2d3e4f5a6b7", "CLAUDEMESH_DISPLAY_NAME=bob-reviewer", "CLAUDEMESH_MESSAGE_MODE=push")
+	other := bob.startBridge(t, t.TempDir(), "CLAUDEMESH_SESSION_ID=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "CLAUDEMESH_DISPLAY_NAME=bob-frontend", "CLAUDEMESH_MESSAGE_MODE=push")
+	waitBridgePeer(t, olivia, "bob-reviewer")
+	waitBridgePeer(t, olivia, "bob-frontend")
+
+	only := sendJSON(t, olivia, "bob-reviewer", "review please")
+	reviewer.waitNote(map[string]string{"message_id": only["messageId"].(string)})
+	// Mail to the member reaches both; by then the reviewer-only message
+	// would have reached the other session too, had it been sent to bob.
+	both := sendJSON(t, olivia, "bob", "standup in 5")
+	other.waitNote(map[string]string{"message_id": both["messageId"].(string)})
+	reviewer.waitNote(map[string]string{"message_id": both["messageId"].(string)})
+	for _, n := range other.channelNotes() {
+		if n.Content == "review please" {
+			t.Fatal("a message to bob-reviewer reached bob-frontend")
+		}
+	}
+}

@@ -154,7 +154,7 @@ func testBridgePushesDirectMessage(t *testing.T, version string) {
 	}
 	pollUntil(t, "message delivered", func() bool {
 		out := bp.mustCall("message_status", map[string]any{"id": id})
-		return strings.Contains(out, "delivered to everyone") || strings.Contains(out, "bob: delivered")
+		return strings.Contains(out, "bob: delivered")
 	})
 	if got := len(bp.channelNotes()); got != 1 {
 		t.Errorf("%d channel events, want exactly the one message: %+v", got, bp.channelNotes())

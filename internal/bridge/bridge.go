@@ -11,8 +11,8 @@
 //   - mcp-go's notification goroutine writes channel events to stdout
 //     through notifier.Write, which confirms deliveries.
 //
-// Lock order: notifier.mu, then inbox.mu. link.mu is a leaf. None is held
-// across an RPC, a notification send or a write.
+// Locks: notifier.mu and inbox.mu are leaves, never held together, across
+// an RPC, a notification send or a write.
 package bridge
 
 import (
@@ -45,6 +45,7 @@ type Options struct {
 	Role        string
 	Groups      []protocol.Group
 	Mode        string // claudecode.ModePush, ModeInbox or ModeOff
+	NotLaunched bool   // Claude Code was not started by `claudemesh launch`
 	CWD         string
 	Version     string
 	Logger      *slog.Logger
@@ -140,8 +141,10 @@ func (b *Bridge) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	return err
 }
 
+// release closes every mesh client and frees the session records.
 func (b *Bridge) release() {
 	for _, l := range b.links {
+		l.c.Close()
 		l.id.release()
 	}
 }

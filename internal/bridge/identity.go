@@ -52,6 +52,9 @@ func loadIdentity(configDir, meshID, cwd, sessionID string) (*identity, error) {
 		// The id is the Claude Code session's: a second bridge with it is the
 		// same session (an MCP restart), so it may proceed without the lock.
 		id, err := openRecord(filepath.Join(dir, "sid-"+digest(sessionID)+".json"), meshID, "", sessionID, false)
+		if err == nil {
+			pruneLaunchRecords(dir, id.Path, time.Now())
+		}
 		return id, err
 	}
 	for slot := 0; slot < maxSlots; slot++ {
@@ -121,6 +124,32 @@ func openRecord(path, meshID, cwd, sessionID string, exclusive bool) (*identity,
 	}
 	id.SessionID, id.Key = sessionID, key
 	return id, nil
+}
+
+// launchRecordTTL is how long an unused per-launch record (one per Claude
+// Code session UUID) is kept, so a resumed old session can still read.
+const launchRecordTTL = 30 * 24 * time.Hour
+
+// pruneLaunchRecords deletes per-launch records unused for launchRecordTTL
+// whose lock nobody holds, and marks the current one used.
+func pruneLaunchRecords(dir, current string, now time.Time) {
+	_ = os.Chtimes(current, now, now)
+	paths, _ := filepath.Glob(filepath.Join(dir, "sid-*.json"))
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if p == current || err != nil || now.Sub(st.ModTime()) < launchRecordTTL {
+			continue
+		}
+		lock, err := os.OpenFile(p+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.Remove(p)
+			os.Remove(p + ".lock")
+		}
+		lock.Close()
+	}
 }
 
 // release lets another bridge take this record.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestIdentityPersistsPerMeshAndDirectory(t *testing.T) {
@@ -104,5 +105,36 @@ func TestSafeNameKeepsMeshIDsInsideTheDirectory(t *testing.T) {
 		if strings.ContainsAny(name, `/\`) || name == "." || name == ".." || name == "" {
 			t.Errorf("safeName(%q) = %q", id, name)
 		}
+	}
+}
+
+func TestStaleLaunchRecordsArePruned(t *testing.T) {
+	cfg := t.TempDir()
+	old, err := loadIdentity(cfg, "mesh_a", "/x", "11111111-1111-4111-8111-111111111111")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.release()
+	inUse, err := loadIdentity(cfg, "mesh_a", "/x", "22222222-2222-4222-8222-222222222222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inUse.release()
+	long := time.Now().Add(-2 * launchRecordTTL)
+	for _, p := range []string{old.Path, inUse.Path} {
+		if err := os.Chtimes(p, long, long); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cur, err := loadIdentity(cfg, "mesh_a", "/x", "33333333-3333-4333-8333-333333333333")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.release()
+	if _, err := os.Stat(old.Path); !os.IsNotExist(err) {
+		t.Errorf("a launch record unused for %v was kept (%v)", 2*launchRecordTTL, err)
+	}
+	if _, err := os.Stat(inUse.Path); err != nil {
+		t.Errorf("a record held by a running bridge was pruned: %v", err)
 	}
 }

@@ -28,6 +28,9 @@ func (b *Bridge) instructions() string {
 
 Incoming messages arrive as <channel source="claudemesh" from_name="..." from_id="..." kind="direct|group|broadcast|system|state_change" priority="..." ...> events.
 `)
+	if o.NotLaunched {
+		sb.WriteString("This session was not started with `claudemesh launch`, so Claude Code may not show channel events: call check_messages when you start a task, when you finish one, and whenever the user mentions the mesh or a peer.\n")
+	}
 	switch o.Mode {
 	case claudecode.ModeInbox:
 		sb.WriteString("This session is in inbox mode: you get a one-line count of new messages; call check_messages to read them.\n")

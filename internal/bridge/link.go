@@ -98,30 +98,15 @@ func (l *link) handle(ctx context.Context, ev client.Event) error {
 	text, openErr := l.c.Open(&p, l.meshKey)
 	kept := false
 	err := b.note.deliver(ctx, l.messageEvent(&p, string(text), openErr),
-		func() { b.inbox.add(l, p); kept = true },
-		func() { l.lateDelivered(p.MessageID) })
-	if err != nil {
+		func() { b.inbox.add(l, p); kept = true })
+	switch {
+	case kept:
 		b.log.Warn("message not pushed; kept for check_messages", "mesh", l.mesh.Slug, "messageId", p.MessageID, "err", err)
-	}
-	if kept {
 		return client.ErrKeep
+	case err != nil:
+		return err // the bridge is ending: unacked, the broker delivers it again
 	}
 	return nil
-}
-
-// lateDelivered handles a message whose push was given up on but written
-// after all: it leaves the inbox (Claude has it) and is acked.
-func (l *link) lateDelivered(messageID string) {
-	if !l.b.inbox.remove(l, messageID) {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := l.c.Ack(ctx, messageID); err != nil {
-			l.b.log.Warn("acking a late push", "mesh", l.mesh.Slug, "messageId", messageID, "err", err)
-		}
-	}()
 }
 
 func (l *link) notifyLogged(ctx context.Context, ev channelEvent) {

@@ -18,8 +18,8 @@ import (
 // ChannelMethod is the notification Claude Code shows as a channel event.
 const ChannelMethod = "notifications/claude/channel"
 
-// writeTimeout bounds how long a message waits for Claude Code to read the
-// pipe before it is left unacked (the broker then delivers it again).
+// writeTimeout bounds how long an event waits for room in mcp-go's queue
+// (full only when Claude Code has stopped reading).
 const writeTimeout = 10 * time.Second
 
 var metaKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -44,10 +44,11 @@ func (e channelEvent) params() (map[string]any, error) {
 
 // Claude sees an event as <channel source="claudemesh" key="value"...>
 // content</channel>. Peers write the content and some meta values (names,
-// groups), so neither may close the tag or forge another one.
-var channelTagRE = regexp.MustCompile(`(?i)<(/?\s*channel)`)
+// groups), so neither may close the tag or forge another one, nor forge the
+// tags Claude Code itself uses for system text and commands.
+var channelTagRE = regexp.MustCompile(`(?i)<(/?\s*(?:channel|system[\w-]*|command-[\w-]*|local-command-[\w-]*|user-prompt-submit-hook|function_calls|invoke|parameter|antml:[\w-]*)\b)`)
 
-// neutralizeTags turns "<channel" and "</channel" into "&lt;channel".
+// neutralizeTags turns such tags' "<" into "&lt;".
 func neutralizeTags(s string) string { return channelTagRE.ReplaceAllString(s, "&lt;$1") }
 
 // cleanMetaValue keeps a meta value on one attribute: control characters
@@ -76,9 +77,8 @@ func cleanMetaValue(v string) string {
 // event carrying a delivery key wakes the sender waiting on that key, so a
 // message is acked to the broker only once Claude Code's pipe has taken it.
 //
-// Locks: mu guards session, waiters and late; it is never held while
-// writing or calling late. Lock order: notifier.mu, then inbox.mu (keep
-// runs under mu and adds to the inbox).
+// Locks: mu guards session and waiters; it is a leaf, never held while
+// queueing, writing or calling keep.
 type notifier struct {
 	srv          *server.MCPServer
 	out          io.Writer
@@ -88,12 +88,11 @@ type notifier struct {
 	mu      sync.Mutex
 	session context.Context          // carries mcp-go's client session
 	waiters map[string]chan struct{} // delivery key -> closed when written
-	late    map[string]func()        // given-up deliveries -> what to do if written after all
 }
 
 func newNotifier(srv *server.MCPServer, out io.Writer) *notifier {
 	return &notifier{srv: srv, out: out, ready: make(chan struct{}), writeTimeout: writeTimeout,
-		waiters: map[string]chan struct{}{}, late: map[string]func(){}}
+		waiters: map[string]chan struct{}{}}
 }
 
 // initialized records the session context of the initialized client.
@@ -113,47 +112,36 @@ func (n *notifier) notify(ctx context.Context, ev channelEvent) error {
 }
 
 // deliver queues a peer message and waits until its line has been written
-// to Claude Code. When it gives up, keep runs under the notifier's lock, so
-// a write racing the give-up cannot slip between; if the line is written
-// after all, late runs then (outside the lock), so the message is not kept
-// and shown twice.
-func (n *notifier) deliver(ctx context.Context, ev channelEvent, keep, late func()) error {
+// to Claude Code. Once queued, the line will be written whenever Claude Code
+// reads again (tool results wait behind it too), so deliver waits for that
+// rather than giving up and showing the message a second way; only ctx (the
+// bridge ending) stops it, leaving the message unacked for the broker to
+// deliver again. When mcp-go's queue stays full, nothing was queued, and
+// keep runs so check_messages can return the message instead.
+func (n *notifier) deliver(ctx context.Context, ev channelEvent, keep func()) error {
 	key := deliveryKey(ev.Meta)
 	written := make(chan struct{})
 	n.mu.Lock()
 	n.waiters[key] = written
 	n.mu.Unlock()
-	err := n.enqueue(ctx, ev)
-	if err == nil {
-		t := time.NewTimer(n.writeTimeout)
-		defer t.Stop()
-		select {
-		case <-written:
-			return nil
-		case <-t.C:
-			err = errors.New("Claude Code did not read the channel event in time")
-		case <-ctx.Done():
-			err = ctx.Err()
+	defer func() {
+		n.mu.Lock()
+		delete(n.waiters, key)
+		n.mu.Unlock()
+	}()
+	if err := n.enqueue(ctx, ev); err != nil {
+		if ctx.Err() == nil {
+			keep()
 		}
+		return err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	select {
-	case <-written: // written while we were giving up
+	case <-written:
 		return nil
-	default:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	delete(n.waiters, key)
-	keep()
-	if len(n.late) > maxLate {
-		clear(n.late) // lines that were never written; keep the map bounded
-	}
-	n.late[key] = late
-	return err
 }
-
-// maxLate bounds the abandoned deliveries remembered for a late write.
-const maxLate = 1024
 
 func (n *notifier) enqueue(ctx context.Context, ev channelEvent) error {
 	select {
@@ -210,17 +198,11 @@ func (n *notifier) Write(p []byte) (int, error) {
 	if json.Unmarshal(p, &msg) == nil && msg.Method == ChannelMethod {
 		if key := deliveryKey(msg.Params.Meta); key != "" {
 			n.mu.Lock()
-			ch, waiting := n.waiters[key]
-			if waiting {
+			if ch, waiting := n.waiters[key]; waiting {
 				close(ch)
 				delete(n.waiters, key)
 			}
-			late := n.late[key]
-			delete(n.late, key)
 			n.mu.Unlock()
-			if late != nil {
-				late()
-			}
 		}
 	}
 	return written, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ type stalledClient struct {
 	out *bufio.Reader  // server -> client
 }
 
-func TestDeliverKeepsAMessageClaudeCodeDoesNotReadAndReleasesItWhenWritten(t *testing.T) {
+func TestDeliverWaitsForClaudeCodeAndKeepsOnlyWhatWasNeverQueued(t *testing.T) {
 	srv := server.NewMCPServer("claudemesh", "test")
 	n := newNotifier(srv, nil)
 	n.writeTimeout = 200 * time.Millisecond
@@ -67,37 +66,50 @@ func TestDeliverKeepsAMessageClaudeCodeDoesNotReadAndReleasesItWhenWritten(t *te
 	}
 	fmt.Fprintln(c.in, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 
-	var mu sync.Mutex
-	var kept, late bool
-	ev := channelEvent{Content: "hello", Meta: map[string]string{"mesh_id": "m", "message_id": "msg_1", "kind": "direct"}}
-	err := n.deliver(ctx, ev, func() { mu.Lock(); kept = true; mu.Unlock() }, func() { mu.Lock(); late = true; mu.Unlock() })
-	if err == nil || !kept {
-		t.Fatalf("deliver with nobody reading: err = %v, kept = %v; want an error and the message kept", err, kept)
+	// Claude Code is not reading: the first message is queued and deliver
+	// waits for it, however long, rather than showing it a second way.
+	ev := func(id string) channelEvent {
+		return channelEvent{Content: "text of " + id, Meta: map[string]string{"mesh_id": "m", "message_id": id, "kind": "direct"}}
 	}
-	// Claude Code reads again: the line goes out, so the message is released
-	// from the inbox instead of being shown twice.
+	first := make(chan error, 1)
+	go func() { first <- n.deliver(ctx, ev("msg_1"), func() { t.Error("kept a queued message") }) }()
+	select {
+	case err := <-first:
+		t.Fatalf("deliver returned %v before the line was read", err)
+	case <-time.After(3 * n.writeTimeout):
+	}
+	// Fill mcp-go's queue (the writer holds one line, the queue 100 more):
+	// a message that finds no room was never queued, so it is kept.
+	for i := 0; i < 100; i++ {
+		if err := n.notify(ctx, channelEvent{Content: "event", Meta: map[string]string{"kind": kindSystem}}); err != nil {
+			t.Fatalf("notify %d: %v", i, err)
+		}
+	}
+	kept := false
+	if err := n.deliver(ctx, ev("msg_2"), func() { kept = true }); err == nil || !kept {
+		t.Fatalf("deliver into a full queue: err = %v, kept = %v; want an error and the message kept", err, kept)
+	}
+	// Claude Code reads again: the first message goes out and is confirmed.
 	line, err := c.out.ReadString('\n')
-	if err != nil || !strings.Contains(line, `"content":"hello"`) {
+	if err != nil || !strings.Contains(line, "text of msg_1") {
 		t.Fatalf("read %q, %v", line, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		ok := late
-		mu.Unlock()
-		if ok {
-			break
+	select {
+	case err := <-first:
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the late write was not reported")
-		}
-		time.Sleep(10 * time.Millisecond)
+	case <-time.After(5 * time.Second):
+		t.Fatal("deliver did not return once its line was written")
 	}
-
+	for i := 0; i < 100; i++ {
+		if _, err := c.out.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A reader that keeps up confirms at once.
 	go func() { _, _ = c.out.ReadString('\n') }()
-	ev.Meta["message_id"] = "msg_2"
-	if err := n.deliver(ctx, ev, func() { t.Error("kept a message that was written") }, func() {}); err != nil {
+	if err := n.deliver(ctx, ev("msg_3"), func() { t.Error("kept a message that was written") }); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -35,14 +35,15 @@ func (b *Bridge) toolListPeers(ctx context.Context, a args) (string, error) {
 			if p.Pubkey == l.c.RoutingPubkey() {
 				you = " (this session)"
 			}
-			fmt.Fprintf(&sb, "- %s%s: %s", p.DisplayName, you, p.Status)
+			// Every field but the key is written by that peer: one line each.
+			fmt.Fprintf(&sb, "- %s%s: %s", cleanMetaValue(p.DisplayName), you, cleanMetaValue(p.Status))
 			if len(p.Groups) > 0 {
-				fmt.Fprintf(&sb, ", groups %s", protocol.FormatGroupsSpec(p.Groups))
+				fmt.Fprintf(&sb, ", groups %s", cleanMetaValue(protocol.FormatGroupsSpec(p.Groups)))
 			}
 			if p.Summary != "" {
-				fmt.Fprintf(&sb, ", summary %q", p.Summary)
+				fmt.Fprintf(&sb, ", summary %q", cleanMetaValue(p.Summary))
 			}
-			fmt.Fprintf(&sb, ", %s on %s in %s, id %s\n", p.PeerType, p.Hostname, p.CWD, p.Pubkey)
+			fmt.Fprintf(&sb, ", %s on %s in %s, id %s\n", cleanMetaValue(p.PeerType), cleanMetaValue(p.Hostname), cleanMetaValue(p.CWD), p.Pubkey)
 		}
 		if shown == 0 {
 			sb.WriteString("- nobody" + map[bool]string{true: " in @" + group, false: ""}[group != ""] + "\n")

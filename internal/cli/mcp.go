@@ -76,6 +76,13 @@ func (a *App) bridgeOptions() (bridge.Options, error) {
 	if o.Mode, err = claudecode.ParseMessageMode(a.Getenv(claudecode.EnvMessageMode)); err != nil {
 		return o, fmt.Errorf("%s: %w", claudecode.EnvMessageMode, err)
 	}
+	if a.Getenv(claudecode.EnvMessageMode) == "" && a.Getenv(claudecode.EnvSessionID) == "" {
+		// Not started by `launch`: Claude Code shows channel events only when
+		// run with --dangerously-load-development-channels, and a pushed event
+		// it drops would still be acked. Inbox mode keeps messages unacked
+		// until check_messages returns them.
+		o.Mode, o.NotLaunched = claudecode.ModeInbox, true
+	}
 	if o.Groups, err = protocol.ParseGroupsSpec(a.Getenv(claudecode.EnvGroups)); err != nil {
 		return o, fmt.Errorf("%s: %w", claudecode.EnvGroups, err)
 	}

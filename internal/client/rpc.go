@@ -180,6 +180,15 @@ func (c *Client) FetchPending(ctx context.Context) ([]protocol.Push, int, error)
 	return got, *ok.Count, nil
 }
 
+// Hold marks pushes the caller took with FetchPending as its own until it
+// Acks them: a redelivery meanwhile is neither handed to the Handler nor
+// acked (as with ErrKeep).
+func (c *Client) Hold(messageIDs ...string) {
+	for _, id := range messageIDs {
+		c.dedup.keep(id)
+	}
+}
+
 // Ack confirms delivery of pushes the caller took itself (FetchPending) or
 // kept from its Handler (ErrKeep). The ids count as accepted at once, even
 // when no connection is live or the write fails: a redelivery after the

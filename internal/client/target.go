@@ -39,9 +39,11 @@ func (t Target) Describe() string {
 
 // ResolveTarget turns a user's `to` (a display name, a 64-hex pubkey,
 // @group, * or @all) into a wire target. A display name is resolved here,
-// not by the broker, because box needs the recipient's key: it becomes the
-// member pubkey, so every live session of that member can open it (each also
-// holds the member key) and an offline member gets mail.
+// not by the broker, because box needs the recipient's key. A member's name
+// becomes the member pubkey, so every live session of that member can open
+// it (each also holds the member key) and an offline member gets mail. A
+// name only a live session carries (`launch --name`) reaches that session
+// alone, sealed to its session key (protocol.md §3).
 func (c *Client) ResolveTarget(ctx context.Context, to string) (Target, error) {
 	switch {
 	case to == "*" || to == "@all":
@@ -63,30 +65,25 @@ func (c *Client) ResolveTarget(ctx context.Context, to string) (Target, error) {
 	for _, m := range members {
 		byPub[m.Pubkey] = m
 	}
-	var hits []string // member pubkeys, each once
-	add := func(pub string) {
-		if !slices.Contains(hits, pub) {
-			hits = append(hits, pub)
-		}
-	}
+	var hits []Target // each member or session once
 	for _, m := range members {
 		if strings.EqualFold(m.DisplayName, to) {
-			add(m.Pubkey)
+			online := slices.ContainsFunc(peers, func(p protocol.Peer) bool { return p.MemberPubkey == m.Pubkey })
+			hits = append(hits, Target{Spec: m.Pubkey, Kind: protocol.KindDirect, Pub: m.Pubkey, Name: m.DisplayName, Online: online})
 		}
 	}
 	for _, p := range peers {
-		if strings.EqualFold(p.DisplayName, to) {
-			add(p.MemberPubkey)
+		member, known := byPub[p.MemberPubkey]
+		if !strings.EqualFold(p.DisplayName, to) || (known && strings.EqualFold(member.DisplayName, to)) {
+			continue // not this name, or the member's own name: the member target covers it
+		}
+		if !slices.ContainsFunc(hits, func(t Target) bool { return t.Pub == p.Pubkey }) {
+			hits = append(hits, Target{Spec: p.Pubkey, Kind: protocol.KindDirect, Pub: p.Pubkey, Name: p.DisplayName, Online: true})
 		}
 	}
 	switch len(hits) {
 	case 1:
-		name := byPub[hits[0]].DisplayName
-		if name == "" {
-			name = to
-		}
-		online := slices.ContainsFunc(peers, func(p protocol.Peer) bool { return p.MemberPubkey == hits[0] })
-		return Target{Spec: hits[0], Kind: protocol.KindDirect, Pub: hits[0], Name: name, Online: online}, nil
+		return hits[0], nil
 	case 0:
 		var names []string
 		for _, m := range members {
@@ -95,10 +92,10 @@ func (c *Client) ResolveTarget(ctx context.Context, to string) (Target, error) {
 		return Target{}, fmt.Errorf("no member or live session is called %q (members: %s)", to, strings.Join(names, ", "))
 	}
 	var cands []string
-	for _, pub := range hits {
-		cands = append(cands, fmt.Sprintf("%s %s", byPub[pub].DisplayName, pub))
+	for _, t := range hits {
+		cands = append(cands, fmt.Sprintf("%s %s", t.Name, t.Pub))
 	}
-	return Target{}, fmt.Errorf("%q names several members; send to one pubkey instead: %s", to, strings.Join(cands, "; "))
+	return Target{}, fmt.Errorf("%q names several members or sessions; send to one pubkey instead: %s", to, strings.Join(cands, "; "))
 }
 
 // LegacyRecipients names the live sessions a group or broadcast target
