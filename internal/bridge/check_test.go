@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/claudemesh/claudemesh/internal/client"
 	"github.com/claudemesh/claudemesh/internal/cliconfig"
+	"github.com/claudemesh/claudemesh/internal/client"
 	"github.com/claudemesh/claudemesh/internal/protocol"
 )
 
