@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -52,7 +53,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	root.SetOut(a.Stdout)
 	root.SetErr(a.Stderr)
 	err := root.ExecuteContext(ctx)
-	if err != nil {
+	var child childExitError
+	if err != nil && !errors.As(err, &child) {
 		fmt.Fprintln(a.Stderr, a.ui().errorLine(err))
 		if ExitCode(err) == ExitUsage {
 			fmt.Fprintln(a.Stderr, "run `claudemesh --help` for usage")

@@ -34,10 +34,20 @@ func (e refusedError) Unwrap() error { return e.err }
 
 func refusedf(format string, args ...any) error { return refusedError{fmt.Errorf(format, args...)} }
 
+// childExitError ends `launch` with Claude Code's own exit code, which may
+// be any number; Claude Code has already said why, so nothing is printed.
+type childExitError struct{ code int }
+
+func (e childExitError) Error() string { return fmt.Sprintf("claude exited with code %d", e.code) }
+
 // ExitCode maps an error to the documented exit code.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	var ce childExitError
+	if errors.As(err, &ce) {
+		return ce.code
 	}
 	var ue usageError
 	if errors.As(err, &ue) {

@@ -43,7 +43,7 @@ func (a *App) launchCmd() *cobra.Command {
 			}
 			code, err := a.launch(cmd, o, extra)
 			if err == nil && code != 0 {
-				exitProcess(code)
+				return childExitError{code}
 			}
 			return err
 		},

@@ -14,11 +14,6 @@ import (
 	"github.com/claudemesh/claudemesh/internal/claudecode"
 )
 
-// exitProcess ends `launch` with Claude Code's exit code. The CLI's exit
-// codes (exit.go) are only 0 to 4, so a child's code cannot travel back as
-// an error.
-var exitProcess = os.Exit
-
 // claudeArgs is the argv after `claude` (cli.md): the development channel
 // of the claudemesh MCP server, the session id, then the user's arguments.
 func claudeArgs(sessionID string, extra []string) []string {
