@@ -33,6 +33,7 @@ TARGETS=(
 	"./internal/config FuzzResolveConfig"
 	"./internal/cliconfig FuzzConfigRoundTrip"
 	"./internal/transcript FuzzTail"
+	"./internal/claudecode FuzzInstallRoundTrip"
 )
 
 summary=()
