@@ -51,26 +51,42 @@ type testBroker struct {
 
 func startBroker(t *testing.T, tweaks ...func(*config.Broker)) *testBroker {
 	t.Helper()
+	cfg := brokerConfig(t)
+	for _, tw := range tweaks {
+		tw(&cfg)
+	}
+	srv := runBroker(t, cfg)
+	t.Cleanup(func() { shutdownBroker(srv) })
+	return &testBroker{srv: srv, URL: "http://" + srv.Addr}
+}
+
+// brokerConfig is a broker on a random loopback port with SQLite in a temp
+// dir and no HTTP rate limit.
+func brokerConfig(t *testing.T) config.Broker {
+	t.Helper()
 	cfg, err := config.Resolve(nil, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Port, cfg.PublicURL, cfg.DataDir = 0, "http://127.0.0.1:0", t.TempDir()
 	cfg.HTTPRateLimitPerMin = 1_000_000
-	for _, tw := range tweaks {
-		tw(&cfg)
-	}
+	return cfg
+}
+
+func runBroker(t *testing.T, cfg config.Broker) *server.Server {
+	t.Helper()
 	srv, err := server.Start(context.Background(), cfg, broker.Options{
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", MemberPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return &testBroker{srv: srv, URL: "http://" + srv.Addr}
+	return srv
+}
+
+func shutdownBroker(srv *server.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
 }
 
 // user is one person's machine: a config dir and a HOME.

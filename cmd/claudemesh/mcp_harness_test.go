@@ -20,7 +20,6 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/claudemesh/claudemesh/internal/broker"
 	"github.com/claudemesh/claudemesh/internal/config"
 	"github.com/claudemesh/claudemesh/internal/server"
 )
@@ -213,13 +212,7 @@ type restartableBroker struct {
 
 func startRestartableBroker(t *testing.T) *restartableBroker {
 	t.Helper()
-	cfg, err := config.Resolve(nil, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Port, cfg.PublicURL, cfg.DataDir = 0, "http://127.0.0.1:0", t.TempDir()
-	cfg.HTTPRateLimitPerMin = 1_000_000
-	rb := &restartableBroker{t: t, cfg: cfg}
+	rb := &restartableBroker{t: t, cfg: brokerConfig(t)}
 	rb.start()
 	t.Cleanup(rb.stop)
 	return rb
@@ -227,26 +220,19 @@ func startRestartableBroker(t *testing.T) *restartableBroker {
 
 func (rb *restartableBroker) start() {
 	rb.t.Helper()
-	srv, err := server.Start(context.Background(), rb.cfg, broker.Options{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", MemberPollInterval: 50 * time.Millisecond})
-	if err != nil {
-		rb.t.Fatalf("start broker: %v", err)
-	}
-	rb.srv, rb.URL = srv, "http://"+srv.Addr
+	rb.srv = runBroker(rb.t, rb.cfg)
+	rb.URL = "http://" + rb.srv.Addr
 	if rb.cfg.Port == 0 { // keep the port, so clients find it again
-		_, port, _ := net.SplitHostPort(srv.Addr)
+		_, port, _ := net.SplitHostPort(rb.srv.Addr)
 		rb.cfg.Port, _ = strconv.Atoi(port)
 	}
 }
 
 func (rb *restartableBroker) stop() {
-	if rb.srv == nil {
-		return
+	if rb.srv != nil {
+		shutdownBroker(rb.srv)
+		rb.srv = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = rb.srv.Shutdown(ctx)
-	rb.srv = nil
 }
 
 func mcpListTools() mcp.ListToolsRequest { return mcp.ListToolsRequest{} }

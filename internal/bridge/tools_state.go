@@ -8,21 +8,26 @@ import (
 	"github.com/claudemesh/claudemesh/internal/protocol"
 )
 
-// meshArg picks the one mesh a state or memory tool acts on.
-func (b *Bridge) meshArg(a args) (*link, error) {
+// meshAnd picks the one mesh a state or memory tool acts on and reads its
+// one required string argument.
+func (b *Bridge) meshAnd(a args, name string) (*link, string, error) {
 	ref, err := a.str("mesh", false)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return b.pickLink(ref)
+	l, err := b.pickLink(ref)
+	if err != nil {
+		return nil, "", err
+	}
+	if name == "" {
+		return l, "", nil
+	}
+	v, err := a.str(name, true)
+	return l, v, err
 }
 
 func (b *Bridge) toolSetState(ctx context.Context, a args) (string, error) {
-	l, err := b.meshArg(a)
-	if err != nil {
-		return "", err
-	}
-	key, err := a.str("key", true)
+	l, key, err := b.meshAnd(a, "key")
 	if err != nil {
 		return "", err
 	}
@@ -43,11 +48,7 @@ func (b *Bridge) toolSetState(ctx context.Context, a args) (string, error) {
 }
 
 func (b *Bridge) toolGetState(ctx context.Context, a args) (string, error) {
-	l, err := b.meshArg(a)
-	if err != nil {
-		return "", err
-	}
-	key, err := a.str("key", true)
+	l, key, err := b.meshAnd(a, "key")
 	if err != nil {
 		return "", err
 	}
@@ -62,7 +63,7 @@ func (b *Bridge) toolGetState(ctx context.Context, a args) (string, error) {
 }
 
 func (b *Bridge) toolListState(ctx context.Context, a args) (string, error) {
-	l, err := b.meshArg(a)
+	l, _, err := b.meshAnd(a, "")
 	if err != nil {
 		return "", err
 	}
@@ -81,11 +82,7 @@ func (b *Bridge) toolListState(ctx context.Context, a args) (string, error) {
 }
 
 func (b *Bridge) toolRemember(ctx context.Context, a args) (string, error) {
-	l, err := b.meshArg(a)
-	if err != nil {
-		return "", err
-	}
-	content, err := a.str("content", true)
+	l, content, err := b.meshAnd(a, "content")
 	if err != nil {
 		return "", err
 	}
@@ -105,11 +102,7 @@ func (b *Bridge) toolRemember(ctx context.Context, a args) (string, error) {
 }
 
 func (b *Bridge) toolRecall(ctx context.Context, a args) (string, error) {
-	l, err := b.meshArg(a)
-	if err != nil {
-		return "", err
-	}
-	query, err := a.str("query", true)
+	l, query, err := b.meshAnd(a, "query")
 	if err != nil {
 		return "", err
 	}
@@ -132,11 +125,7 @@ func (b *Bridge) toolRecall(ctx context.Context, a args) (string, error) {
 }
 
 func (b *Bridge) toolForget(ctx context.Context, a args) (string, error) {
-	l, err := b.meshArg(a)
-	if err != nil {
-		return "", err
-	}
-	id, err := a.str("id", true)
+	l, id, err := b.meshAnd(a, "id")
 	if err != nil {
 		return "", err
 	}

@@ -178,7 +178,7 @@ func meshChecks(d *doctorRun) {
 			d.fail(sec, "keys", err.Error(), rejoin)
 			continue // without keys nothing else about this mesh can be checked
 		}
-		if k.rootKey == nil {
+		if k.RootKey == nil {
 			d.fail(sec, "keys", "no rootKey: group and broadcast messages cannot be encrypted or read", rejoin)
 		} else {
 			d.pass(sec, "keys", "secretKey matches pubkey "+short(m.Pubkey)+", rootKey is 32 bytes")

@@ -157,7 +157,7 @@ func (a *App) postHook(ctx context.Context, m *cliconfig.Mesh, sessionID, cwd, s
 	if err != nil {
 		return "", err
 	}
-	res, err := api.HookSetStatus(ctx, brokerapi.SignedHook(m.MeshID, m.MemberID, k.member, sessionID, cwd, status, a.Now()))
+	res, err := api.HookSetStatus(ctx, brokerapi.SignedHook(m.MeshID, m.MemberID, k.Member, sessionID, cwd, status, a.Now()))
 	return res.Matched, err
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"os"
 	"time"
@@ -12,18 +11,8 @@ import (
 	"github.com/claudemesh/claudemesh/internal/client"
 )
 
-// keys is a joined mesh's decoded secrets.
-type keys struct {
-	member  ed25519.PrivateKey
-	owner   ed25519.PrivateKey // nil unless this machine created the mesh
-	rootKey []byte             // nil when the config holds none
-}
-
 // meshKeys decodes and checks the mesh's keys, naming the broken field.
-func meshKeys(m *cliconfig.Mesh) (keys, error) {
-	k, err := m.Keys()
-	return keys{member: k.Member, owner: k.Owner, rootKey: k.RootKey}, err
-}
+func meshKeys(m *cliconfig.Mesh) (cliconfig.Keys, error) { return m.Keys() }
 
 // displayName is --name, else the config's displayName, else $USER.
 func (a *App) displayName(flag string, f *cliconfig.File) string {
@@ -41,19 +30,19 @@ func (a *App) displayName(flag string, f *cliconfig.File) string {
 
 // dial opens an ephemeral session (protocol.md §2): a one-shot command is
 // never announced, never listed and never a delivery target.
-func (a *App) dial(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File) (*client.Client, keys, error) {
+func (a *App) dial(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File) (*client.Client, cliconfig.Keys, error) {
 	return a.dialAs(ctx, m, f, "")
 }
 
 // dialAs is dial with a chosen session id ("" for a random one).
-func (a *App) dialAs(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File, sessionID string) (*client.Client, keys, error) {
+func (a *App) dialAs(ctx context.Context, m *cliconfig.Mesh, f *cliconfig.File, sessionID string) (*client.Client, cliconfig.Keys, error) {
 	k, err := meshKeys(m)
 	if err != nil {
 		return nil, k, err
 	}
 	cwd, _ := os.Getwd()
 	c, err := client.Dial(ctx, client.Config{
-		BrokerURL: m.BrokerURL, MeshID: m.MeshID, MemberID: m.MemberID, MemberKey: k.member,
+		BrokerURL: m.BrokerURL, MeshID: m.MeshID, MemberID: m.MemberID, MemberKey: k.Member,
 		DisplayName: a.displayName("", f), PeerType: "human", CWD: cwd, Ephemeral: true, SessionID: sessionID,
 		RPCTimeout: a.rpcTimeout(), DialTimeout: a.rpcTimeout(),
 	})
@@ -74,9 +63,9 @@ func adminAPI(m *cliconfig.Mesh) (*brokerapi.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mesh %s: %w", m.Slug, err)
 	}
-	api.Signer = k.member
-	if k.owner != nil {
-		api.Signer = k.owner
+	api.Signer = k.Member
+	if k.Owner != nil {
+		api.Signer = k.Owner
 	}
 	return api, nil
 }

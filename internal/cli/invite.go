@@ -121,7 +121,7 @@ func (a *App) createInvite(cmd *cobra.Command, o inviteOpts) error {
 	if err != nil {
 		return err
 	}
-	if k.owner == nil {
+	if k.Owner == nil {
 		return refusedf("only the mesh owner's machine can sign invites for %s (this config has no ownerSecretKey for it); ask the owner to run `claudemesh invite create`", m.Slug)
 	}
 	api, err := adminAPI(m)
@@ -131,7 +131,7 @@ func (a *App) createInvite(cmd *cobra.Command, o inviteOpts) error {
 	expiresAt := a.Now().Add(life).Unix()
 	req := brokerapi.MintRequest{MaxUses: o.maxUses, Email: o.email}
 	if o.v1 {
-		if k.rootKey == nil {
+		if k.RootKey == nil {
 			return fmt.Errorf("mesh %s: the config holds no rootKey, which a v1 invite must embed", m.Slug)
 		}
 		ws, err := client.WebSocketURL(m.BrokerURL)
@@ -139,7 +139,7 @@ func (a *App) createInvite(cmd *cobra.Command, o inviteOpts) error {
 			return fmt.Errorf("mesh %s: brokerUrl: %w", m.Slug, err)
 		}
 		p := invite.SignV1(invite.V1Payload{MeshID: m.MeshID, MeshSlug: m.Slug, BrokerURL: ws, ExpiresAt: expiresAt,
-			MeshRootKey: m.RootKey, Role: o.role}, k.owner)
+			MeshRootKey: m.RootKey, Role: o.role}, k.Owner)
 		if req.Token, err = invite.EncodeV1Token(p); err != nil {
 			return fmt.Errorf("building the v1 token: %w", err)
 		}
@@ -148,14 +148,14 @@ func (a *App) createInvite(cmd *cobra.Command, o inviteOpts) error {
 			" for as long as the key lives. Prefer v2 invites (the default) unless the joiner runs an old client.")
 	} else {
 		req.Version, req.InviteID, req.Role, req.ExpiresAt = 2, ids.New("inv"), o.role, expiresAt
-		canonical := invite.V2Canonical(m.MeshID, req.InviteID, expiresAt, o.role, pubHex(k.owner))
-		req.Capability = &brokerapi.Capability{Canonical: canonical, Signature: protocol.SignHex(k.owner, canonical)}
+		canonical := invite.V2Canonical(m.MeshID, req.InviteID, expiresAt, o.role, pubHex(k.Owner))
+		req.Capability = &brokerapi.Capability{Canonical: canonical, Signature: protocol.SignHex(k.Owner, canonical)}
 	}
 	minted, err := api.MintInvite(cmd.Context(), m.MeshID, req)
 	if err != nil {
 		return fmt.Errorf("creating an invite for %s on %s: %w", m.Slug, api.Base, err)
 	}
-	if minted.URL, err = ownerSignedLink(minted.URL, minted.Code, pubHex(k.owner)); err != nil {
+	if minted.URL, err = ownerSignedLink(minted.URL, minted.Code, pubHex(k.Owner)); err != nil {
 		return fmt.Errorf("creating an invite for %s on %s: %w", m.Slug, api.Base, err)
 	}
 	return a.printMinted(m, minted, o)

@@ -24,7 +24,7 @@ func (a *App) rpcTimeout() time.Duration {
 type meshSession struct {
 	mesh *cliconfig.Mesh
 	c    *client.Client
-	keys keys
+	keys cliconfig.Keys
 }
 
 // withSession picks the mesh (--mesh, or the only one), opens an ephemeral
@@ -62,8 +62,8 @@ func (s *meshSession) request(ctx context.Context, f map[string]any, want string
 
 // meshKey is the group key, or why there is none.
 func (s *meshSession) meshKey() (*[32]byte, error) {
-	if s.keys.rootKey == nil {
+	if s.keys.RootKey == nil {
 		return nil, fmt.Errorf("mesh %s has no rootKey in the config, so group and broadcast messages cannot be encrypted or read; join the mesh again to get it", s.mesh.Slug)
 	}
-	return client.MeshKey(s.keys.rootKey, s.mesh.MeshID)
+	return client.MeshKey(s.keys.RootKey, s.mesh.MeshID)
 }
