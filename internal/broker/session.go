@@ -242,12 +242,15 @@ func (s *session) pushBacklog(ctx context.Context, ignoreGate bool) (int, error)
 
 // flushBuffered pushes the live messages that arrived during the sync, as
 // room allows, and ends the sync when none are left. If another sync was
-// scheduled meanwhile (syncDue), buffering goes on so its rows go first.
+// scheduled meanwhile (syncDue: a release, a wake), buffering goes on and
+// what is buffered is left to it: every buffered message is a pending row
+// of this session, so that sync pushes it from the store behind any older
+// row (a held backlog released by an idle flip must not be overtaken).
 func (s *session) flushBuffered(ctx context.Context) {
 	for {
 		room := s.waitRoom(ctx)
 		s.mu.Lock()
-		if room == 0 || len(s.buffered) == 0 {
+		if room == 0 || len(s.buffered) == 0 || s.syncDue {
 			s.buffered = nil
 			s.syncing = s.syncDue && room > 0
 			s.mu.Unlock()
