@@ -85,6 +85,39 @@ func (f *jsonFile) stillUnchanged() bool {
 	return err == nil && f.exists && bytes.Equal(now, f.data)
 }
 
+// checkWritable fails, before anything is written, when replace or remove
+// would: a file without the owner's write bit (deliberately read-only, even
+// for root) or one this user may not write, and a directory where no file
+// can be created (the nearest existing one, for a directory to be made).
+func (f *jsonFile) checkWritable() error {
+	if f.exists {
+		st, err := os.Stat(f.target)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", f.path, err)
+		}
+		if st.Mode().Perm()&0o200 == 0 {
+			return fmt.Errorf("%s is read-only (mode %04o): make it writable to let claudemesh change it", f.path, st.Mode().Perm())
+		}
+		if err := checkOwnerWritable(f.path, st); err != nil {
+			return err
+		}
+	}
+	dir := filepath.Dir(f.target)
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	probe, err := os.CreateTemp(dir, ".claudemesh-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", f.path, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
 // replace writes data in place of the file: a temp file in the same
 // directory with the file's mode, fsynced, then renamed over it, so a crash
 // leaves the old or the new content, never half of one. The previous content
@@ -116,19 +149,30 @@ func (f *jsonFile) replace(data []byte, now time.Time) (backup string, err error
 	if err := tmp.Close(); err != nil {
 		return "", fmt.Errorf("writing %s: %w", f.path, err)
 	}
-	if beforeRecheck != nil {
-		beforeRecheck(f.target)
-	}
-	if !f.stillUnchanged() {
-		return "", errChangedMeanwhile
-	}
+	// The backup is written first so that only the re-check and the rename
+	// run under the lock: the window in which another write can be lost.
 	if f.exists {
 		if backup, err = f.backup(now); err != nil {
 			return "", err
 		}
 	}
-	if err := os.Rename(tmp.Name(), f.target); err != nil {
-		return "", fmt.Errorf("writing %s: %w", f.path, err)
+	err = withFileLock(f.target, func() error {
+		if beforeRecheck != nil {
+			beforeRecheck(f.target)
+		}
+		if !f.stillUnchanged() {
+			return errChangedMeanwhile
+		}
+		if err := os.Rename(tmp.Name(), f.target); err != nil {
+			return fmt.Errorf("writing %s: %w", f.path, err)
+		}
+		return nil
+	})
+	if err != nil {
+		if backup != "" {
+			os.Remove(backup) // a copy of content that was not replaced
+		}
+		return "", err
 	}
 	syncDir(dir)
 	return backup, nil
@@ -137,14 +181,21 @@ func (f *jsonFile) replace(data []byte, now time.Time) (backup string, err error
 // remove deletes a file that install created and uninstall emptied, after
 // the same backup and unchanged check as replace.
 func (f *jsonFile) remove(now time.Time) (backup string, err error) {
-	if !f.stillUnchanged() {
-		return "", errChangedMeanwhile
-	}
 	if backup, err = f.backup(now); err != nil {
 		return "", err
 	}
-	if err := os.Remove(f.target); err != nil {
-		return "", fmt.Errorf("removing %s: %w", f.path, err)
+	err = withFileLock(f.target, func() error {
+		if !f.stillUnchanged() {
+			return errChangedMeanwhile
+		}
+		if err := os.Remove(f.target); err != nil {
+			return fmt.Errorf("removing %s: %w", f.path, err)
+		}
+		return nil
+	})
+	if err != nil {
+		os.Remove(backup)
+		return "", err
 	}
 	return backup, nil
 }

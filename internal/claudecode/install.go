@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -100,8 +103,11 @@ func commit(p *plan, replan func() (*plan, error), now time.Time, rep *Report) (
 			}
 			continue
 		}
-		if err != nil {
+		if errors.Is(err, errChangedMeanwhile) || errors.Is(err, errLocked) {
 			return nil, fmt.Errorf("%s %w: run the command again", p.file.path, err)
+		}
+		if err != nil {
+			return nil, err
 		}
 		rep.Changes = append(rep.Changes, p.changes...)
 		if backup != "" {
@@ -192,6 +198,15 @@ func run(o Options, uninstall bool) (*Report, error) {
 			return nil, fmt.Errorf("%w (nothing was changed)", err)
 		}
 	}
+	// Both files must be writable before either is: a failure on the second
+	// would leave the first changed (half an install).
+	for _, p := range plans {
+		if len(p.changes) > 0 {
+			if err := p.file.checkWritable(); err != nil {
+				return nil, fmt.Errorf("%w (nothing was changed)", err)
+			}
+		}
+	}
 	rep := &Report{Changes: []Change{}}
 	now := o.now()
 	for i, t := range ts {
@@ -231,12 +246,11 @@ func installMCP(exe string) editFunc {
 		if err != nil {
 			return nil, err
 		}
-		want := mcpEntry(exe)
-		cur, had := servers.get(ServerName)
-		if had && jsonEqual(cur, want) {
-			return nil, nil
+		next, cur, had, err := mcpWant(servers, exe)
+		if err != nil || next == nil {
+			return nil, err
 		}
-		servers.set(ServerName, want)
+		servers.set(ServerName, next)
 		doc.set("mcpServers", servers.raw())
 		if created {
 			rec.addCreatedKey("mcpServers")
@@ -247,12 +261,44 @@ func installMCP(exe string) editFunc {
 		case rec.MCPServer == nil || !had:
 			rec.MCPServer = &replaced{}
 		}
+		rec.MCPServer.Wrote = bytes.Clone(next)
 		action := "added"
 		if had {
 			action = "updated"
 		}
 		return []Change{{Action: action, Key: "mcpServers." + ServerName, Value: exe + " " + mcpSubcommand}}, nil
 	}
+}
+
+// mcpWant is the mcpServers.claudemesh entry install wants (nil: already
+// there). Only command and args are set in an existing object entry, so
+// the user's other members (env, type...) are kept.
+func mcpWant(servers *object, exe string) (next, cur json.RawMessage, had bool, err error) {
+	want := mcpEntry(exe)
+	cur, had = servers.get(ServerName)
+	if !had || !isObject(cur) {
+		return want, cur, had, nil
+	}
+	entry, err := parseObject(cur)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	command, _ := entry.get("command")
+	args, _ := entry.get("args")
+	if jsonEqual(command, mustMarshal(exe)) && jsonEqual(args, mustMarshal([]string{mcpSubcommand})) {
+		return nil, cur, had, nil
+	}
+	entry.set("command", mustMarshal(exe))
+	entry.set("args", mustMarshal([]string{mcpSubcommand}))
+	return entry.raw(), cur, had, nil
+}
+
+// isClaudemeshMCP recognises an entry running `<…/claudemesh*> mcp`: what
+// an install recorded before Wrote existed must still look like ours.
+func isClaudemeshMCP(raw json.RawMessage) bool {
+	var s MCPServer
+	return json.Unmarshal(raw, &s) == nil && strings.HasPrefix(filepath.Base(s.Command), "claudemesh") &&
+		slices.Equal(s.Args, []string{mcpSubcommand})
 }
 
 // uninstallMCP removes mcpServers.claudemesh, or puts back the entry
@@ -265,7 +311,14 @@ func uninstallMCP(doc *object, rec *fileRecord, guess bool) ([]Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, had := servers.get(ServerName)
+	cur, had := servers.get(ServerName)
+	if !guess {
+		// An entry changed since install is the user's now: left alone.
+		ours := had && (rec.MCPServer.Wrote == nil && isClaudemeshMCP(cur) || jsonEqual(cur, rec.MCPServer.Wrote))
+		if !ours {
+			return nil, nil
+		}
+	}
 	var ch Change
 	switch {
 	case !guess && rec.MCPServer.Previous != nil:

@@ -28,7 +28,7 @@ type fileRecord struct {
 	CreatedFile bool     `json:"createdFile,omitempty"` // the file did not exist before install
 	CreatedKeys []string `json:"createdKeys,omitempty"` // containers install made: "hooks", "hooks.Stop", "permissions", ...
 	// MCPServer is set when install wrote mcpServers.claudemesh; Previous is
-	// the user's entry it replaced (absent: none).
+	// the user's entry it replaced (absent: none), Wrote what it wrote.
 	MCPServer  *replaced    `json:"mcpServer,omitempty"`
 	Permission bool         `json:"permission,omitempty"` // install appended the rule to permissions.allow
 	Hooks      []hookRecord `json:"hooks,omitempty"`
@@ -36,6 +36,8 @@ type fileRecord struct {
 
 type replaced struct {
 	Previous json.RawMessage `json:"previous,omitempty"`
+	// Wrote is the entry install left: uninstall touches only that value.
+	Wrote json.RawMessage `json:"wrote,omitempty"`
 }
 
 // hookRecord is one hook command install added, or rewrote from Previous

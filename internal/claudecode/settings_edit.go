@@ -233,8 +233,12 @@ func uninstallHooks(groups []json.RawMessage, ev HookEvent, rec *fileRecord, gue
 				_, status, ok := hookStatus(c)
 				ours = ok && status == ev.Status
 			} else {
+				// A recorded command must still be a claudemesh hook of this
+				// event's status: a damaged or edited manifest cannot make
+				// uninstall remove a hook of the user's.
+				_, status, ok := hookStatus(c)
 				for k, r := range rec.Hooks {
-					if !used[k] && r.Event == ev.Event && r.Command == c {
+					if ok && status == ev.Status && !used[k] && r.Event == ev.Event && r.Command == c {
 						used[k], ours, previous = true, true, r.Previous
 						break
 					}
