@@ -89,10 +89,7 @@ func (a *App) runHook(ctx context.Context, args []string) {
 	if env := strings.TrimSpace(a.Getenv(claudecode.EnvSessionID)); env != "" {
 		sessionID = env // the id the bridge of a launched session uses, even after Claude Code's own id changed (/clear)
 	}
-	cwd := in.CWD
-	if cwd == "" {
-		cwd, _ = os.Getwd()
-	}
+	cwd := hookCWD(a.Getenv(claudeProjectDirEnv), in.CWD)
 	meshes, err := a.hookMeshes()
 	if err != nil {
 		debugf("%v", err)
@@ -115,6 +112,23 @@ func (a *App) runHook(ctx context.Context, args []string) {
 	wg.Wait()
 }
 
+// claudeProjectDirEnv is set by Claude Code for hooks: the project root,
+// where it (and a launched session's bridge) started, while the payload's
+// cwd follows the session's `cd`s.
+const claudeProjectDirEnv = "CLAUDE_PROJECT_DIR"
+
+// hookCWD is the directory the broker's cwd fallback matches a bridge by:
+// $CLAUDE_PROJECT_DIR, else the payload's cwd, else this process's.
+func hookCWD(projectDir, payloadCWD string) string {
+	for _, d := range []string{projectDir, payloadCWD} {
+		if d != "" {
+			return d
+		}
+	}
+	cwd, _ := os.Getwd()
+	return cwd
+}
+
 // hookStatusArg is the first argument that is not a flag.
 func hookStatusArg(args []string) string {
 	for _, s := range args {
@@ -125,17 +139,20 @@ func hookStatusArg(args []string) string {
 	return ""
 }
 
-// hookMeshes is every joined mesh, or only $CLAUDEMESH_MESH when it names
-// one: a launched session's bridge is connected to that mesh only.
+// hookMeshes is every joined mesh, or only $CLAUDEMESH_MESH when set: a
+// launched session's bridge is connected to that mesh only, so a mesh left
+// since gets nothing rather than a status sent to every other mesh.
 func (a *App) hookMeshes() ([]*cliconfig.Mesh, error) {
 	f, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
 	if ref := a.Getenv(claudecode.EnvMesh); ref != "" {
-		if m, err := f.Find(ref); err == nil {
-			return []*cliconfig.Mesh{m}, nil
+		m, err := f.Find(ref)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%s is not a joined mesh (%v); nothing sent", claudecode.EnvMesh, ref, err)
 		}
+		return []*cliconfig.Mesh{m}, nil
 	}
 	if len(f.Meshes) == 0 {
 		return nil, errors.New("no mesh joined; nothing to report")

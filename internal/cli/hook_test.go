@@ -251,3 +251,50 @@ func TestHookAlwaysExitsZeroAndStaysQuiet(t *testing.T) {
 		t.Fatalf("after an unknown flag: %+v", got)
 	}
 }
+
+// A CLAUDEMESH_MESH that names a mesh left since sends nothing: not a
+// status to every other mesh.
+func TestHookSendsNothingWhenTheLaunchMeshIsGone(t *testing.T) {
+	var a1, b1 hookRecorder
+	dir := hookConfig(t, a1.server(t, false).URL, b1.server(t, false).URL)
+	app, _, errb := hookApp(promptPayload, map[string]string{"CLAUDEMESH_CONFIG_DIR": dir,
+		"CLAUDEMESH_MESH": "slug-left", hookDebugEnv: "1"})
+	if code := app.Run(context.Background(), []string{"hook", "working"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if n := len(a1.got()) + len(b1.got()); n != 0 {
+		t.Fatalf("%d requests sent for a mesh that is not joined", n)
+	}
+	if !strings.Contains(errb.String(), "slug-left is not a joined mesh") {
+		t.Fatalf("debug output %q", errb)
+	}
+}
+
+// The cwd sent is $CLAUDE_PROJECT_DIR (the project root, where the bridge
+// started), else the payload's, else the process's.
+func TestHookCWDPrefersClaudeProjectDir(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ projectDir, payload, want string }{
+		{"/src/app", "/src/app/pkg/sub", "/src/app"},
+		{"", "/src/app/pkg", "/src/app/pkg"},
+		{"", "", wd},
+	}
+	for _, c := range cases {
+		var rec hookRecorder
+		dir := hookConfig(t, rec.server(t, false).URL)
+		payload := `{"session_id":"s1"}`
+		if c.payload != "" {
+			payload = `{"session_id":"s1","cwd":"` + c.payload + `"}`
+		}
+		app, _, _ := hookApp(payload, map[string]string{"CLAUDEMESH_CONFIG_DIR": dir, "CLAUDE_PROJECT_DIR": c.projectDir})
+		if code := app.Run(context.Background(), []string{"hook", "idle"}); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if got := rec.got(); len(got) != 1 || got[0].CWD != c.want {
+			t.Fatalf("project dir %q, payload cwd %q: sent %+v, want cwd %q", c.projectDir, c.payload, got, c.want)
+		}
+	}
+}

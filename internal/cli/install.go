@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -76,17 +77,34 @@ func (a *App) installClaudeCode(uninstall bool) error {
 	return err
 }
 
-// selfPath is the absolute path of the running claudemesh, symlinks
-// resolved, for Claude Code to start (its PATH may differ from ours).
+// selfPath is the path of the running claudemesh for Claude Code to start
+// (its PATH may differ from ours). Symlinks are not resolved: a Homebrew or
+// nix link survives upgrades, its versioned target does not.
 func selfPath() (string, error) {
 	p, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("finding the claudemesh binary: %w", err)
 	}
-	if p, err = filepath.EvalSymlinks(p); err != nil {
-		return "", fmt.Errorf("finding the claudemesh binary: %w", err)
+	return stableSelfPath(p, exec.LookPath), nil
+}
+
+// stableSelfPath prefers the claudemesh found on PATH when it is the same
+// file as exe (os.Executable is already resolved on Linux): that path is
+// the one package managers keep stable across upgrades.
+func stableSelfPath(exe string, lookPath func(string) (string, error)) string {
+	found, err := lookPath("claudemesh")
+	if err != nil {
+		return exe
 	}
-	return p, nil
+	if abs, err := filepath.Abs(found); err == nil {
+		found = abs
+	}
+	a, aerr := os.Stat(exe)
+	b, berr := os.Stat(found)
+	if aerr == nil && berr == nil && os.SameFile(a, b) {
+		return found
+	}
+	return exe
 }
 
 func (a *App) printInstallReport(rep *claudecode.Report, uninstall, finished bool) {
