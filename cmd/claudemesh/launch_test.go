@@ -275,6 +275,12 @@ func TestLaunchUsageErrors(t *testing.T) {
 		{[]string{"launch", "-y", "--model", "opus"}, "unknown flag: --model"},
 		{[]string{"launch", "-y", "opus"}, "put Claude Code's arguments after --"},
 		{[]string{"launch", "-y", "--", "--session-id", "x"}, "launch sets Claude Code's --session-id itself"},
+		{[]string{"launch", "-y", "--", "--resume", "abc"}, "--resume cannot be passed after --: launch starts a new Claude Code session"},
+		{[]string{"launch", "-y", "--", "--resume=abc"}, "--resume cannot be passed after --"},
+		{[]string{"launch", "-y", "--", "--model", "opus", "-r"}, "-r cannot be passed after --"},
+		{[]string{"launch", "-y", "--", "--continue"}, "--continue cannot be passed after --"},
+		{[]string{"launch", "-y", "--", "-c"}, "-c cannot be passed after --"},
+		{[]string{"launch", "-y", "--groups", "ops:lead\x1b[2J"}, `--groups: group "ops": the role must not contain control characters`},
 	}
 	for _, c := range cases {
 		fake.reset()

@@ -68,8 +68,13 @@ func launchExtraArgs(cmd *cobra.Command, args []string) ([]string, error) {
 			strings.Join(args[:dash], " "), strings.Join(args[:dash], " "))
 	}
 	for _, s := range args {
-		if s == "--session-id" || strings.HasPrefix(s, "--session-id=") {
+		flag, _, _ := strings.Cut(s, "=")
+		switch flag {
+		case "--session-id":
 			return nil, usagef("launch sets Claude Code's --session-id itself (a new one for each session); leave it out of the arguments after --")
+		case "--resume", "-r", "--continue", "-c":
+			return nil, usagef("%s cannot be passed after --: launch starts a new Claude Code session with its own --session-id, "+
+				"which the mesh knows it by; resume a session with claude itself", flag)
 		}
 	}
 	return args, nil
@@ -228,6 +233,11 @@ func (a *App) launchWizard(p *prompter, f *cliconfig.File, o launchOpts, given f
 			return s, err
 		}
 		*q.dst = ans
+	}
+	// A default name (-y, an empty answer, EOF) comes from the config or
+	// $USER: it is shown to peers, so it passes the same check as --name.
+	if err := checkDisplayName(strings.TrimSpace(s.name)); err != nil && !given("name") {
+		return s, fmt.Errorf("the default display name %q: %v; give one with --name", s.name, err)
 	}
 	// Normal forms: the checks passed, so these parse.
 	groups, _ := protocol.ParseGroupsSpec(s.groups)

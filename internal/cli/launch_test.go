@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/claudemesh/claudemesh/internal/cliconfig"
 )
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -115,5 +117,31 @@ func TestLaunchReturnsTheChildsExitCode(t *testing.T) {
 	}
 	if _, err := runChild("/nonexistent/claude", nil, nil, nil, io.Discard, io.Discard); err == nil {
 		t.Fatal("starting a missing binary is not an error")
+	}
+}
+
+// A default display name (config displayName or $USER), taken by -y or an
+// empty answer, passes the same check as --name: it is shown to peers.
+func TestLaunchDefaultDisplayNameIsChecked(t *testing.T) {
+	none := func(string) bool { return false }
+	cases := []struct {
+		name, configName, stdin string
+		yes                     bool
+		wantErr                 string
+	}{
+		{"-y, control characters", "eve\x1b[2J", "", true, "must not contain control characters"},
+		{"empty answer, too long", strings.Repeat("n", 129), "\n\n\n\n", false, "at most 128"},
+		{"-y, a good default", "alice", "", true, ""},
+	}
+	for _, c := range cases {
+		a := &App{Stdout: io.Discard, Getenv: func(string) string { return "" }}
+		p := &prompter{ctx: context.Background(), in: strings.NewReader(c.stdin), out: io.Discard}
+		s, err := a.launchWizard(p, &cliconfig.File{DisplayName: c.configName}, launchOpts{yes: c.yes}, none)
+		switch {
+		case c.wantErr == "" && (err != nil || s.name != c.configName):
+			t.Errorf("%s: %q, %v", c.name, s.name, err)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), "--name")):
+			t.Errorf("%s: error %v, want one saying %q and naming --name", c.name, err, c.wantErr)
+		}
 	}
 }

@@ -19,6 +19,9 @@ func TestParseGroupsSpec(t *testing.T) {
 		{spec: "backend:", wantErr: "role after ':'"},
 		{spec: "a,a:lead", wantErr: "listed twice"},
 		{spec: ":lead", wantErr: `group ""`},
+		{spec: "ops:a\x1b[2Jb", wantErr: "control characters"},
+		{spec: "ops:lead\x00x", wantErr: "control characters"},
+		{spec: "ops:a\u0085b", wantErr: "control characters"},
 	}
 	for _, c := range cases {
 		got, err := ParseGroupsSpec(c.spec)
