@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -182,5 +183,49 @@ func TestUninstallRemovesOnlyClaudemeshHooksEvenIfRecorded(t *testing.T) {
 	e.uninstall()
 	if !reflect.DeepEqual(e.parsed(e.settings()), parseJSON(t, userSettings)) {
 		t.Fatalf("after uninstall: %s", e.read(e.settings()))
+	}
+}
+
+// makeUnwritableDir makes dir refuse new files, for root too (chattr +i),
+// or skips the test where that cannot be done.
+func makeUnwritableDir(t *testing.T, dir string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+		return
+	}
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot make a directory unwritable for root: chattr: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("chattr", "-i", dir).Run() })
+}
+
+// settings.json linked into a directory where no file can be created: the
+// command fails before writing .claude.json (no half install), naming the
+// file once and without "run the command again", which could not help.
+func TestInstallChecksBothDirectoriesBeforeWritingEither(t *testing.T) {
+	e := newEnv(t)
+	e.write(e.claudeJSON(), userClaudeJSON, 0o600)
+	dotfiles := filepath.Join(t.TempDir(), "dotfiles")
+	e.write(filepath.Join(dotfiles, "settings.json"), userSettings, 0o600)
+	if err := os.MkdirAll(filepath.Dir(e.settings()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(dotfiles, "settings.json"), e.settings()); err != nil {
+		t.Fatal(err)
+	}
+	makeUnwritableDir(t, dotfiles)
+	_, err := Install(e.opts)
+	if err == nil {
+		t.Fatal("install succeeded with settings.json in an unwritable directory")
+	}
+	if msg := err.Error(); strings.Count(msg, e.settings()) != 1 || strings.Contains(msg, "again") {
+		t.Fatalf("error %q: want settings.json named once, no 'run again'", msg)
+	}
+	if e.read(e.claudeJSON()) != userClaudeJSON || len(backups(t, e.claudeJSON())) != 0 {
+		t.Fatal(".claude.json was written: half an install")
 	}
 }
