@@ -149,16 +149,6 @@ func (b *Bridge) release() {
 	}
 }
 
-// linkFor finds the link of a mesh id.
-func (b *Bridge) linkFor(meshID string) *link {
-	for _, l := range b.links {
-		if l.mesh.MeshID == meshID {
-			return l
-		}
-	}
-	return nil
-}
-
 // slogWriter turns mcp-go's log lines into warnings.
 type slogWriter struct{ log *slog.Logger }
 

@@ -37,16 +37,6 @@ func (in *inbox) take() []kept {
 	return items
 }
 
-// remove drops one message (it reached Claude after all) and reports
-// whether it was there.
-func (in *inbox) remove(l *link, messageID string) bool {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	n := len(in.items)
-	in.items = slices.DeleteFunc(in.items, func(k kept) bool { return k.link == l && k.push.MessageID == messageID })
-	return len(in.items) != n
-}
-
 // putBack returns messages that check_messages could not finish, ahead of
 // newer ones.
 func (in *inbox) putBack(items []kept) {
