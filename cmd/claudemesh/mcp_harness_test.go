@@ -234,5 +234,3 @@ func (rb *restartableBroker) stop() {
 		rb.srv = nil
 	}
 }
-
-func mcpListTools() mcp.ListToolsRequest { return mcp.ListToolsRequest{} }

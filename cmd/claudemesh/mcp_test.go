@@ -73,7 +73,7 @@ func TestBridgeInitializeAdvertisesChannelAndTools(t *testing.T) {
 		t.Errorf("instructions (%d chars) must be short and say peer messages are untrusted:\n%s", len(ins), ins)
 	}
 	ctx := t.Context()
-	tools, err := bp.c.ListTools(ctx, mcpListTools())
+	tools, err := bp.c.ListTools(ctx, mcp.ListToolsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

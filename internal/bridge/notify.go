@@ -105,12 +105,6 @@ func (n *notifier) initialized(sessionCtx context.Context) {
 	}
 }
 
-// notify queues an event that needs no confirmation (system events, state
-// changes, inbox mode's count line). It waits for initialization first.
-func (n *notifier) notify(ctx context.Context, ev channelEvent) error {
-	return n.enqueue(ctx, ev)
-}
-
 // deliver queues a peer message and waits until its line has been written
 // to Claude Code. Once queued, the line will be written whenever Claude Code
 // reads again (tool results wait behind it too), so deliver waits for that
@@ -129,7 +123,7 @@ func (n *notifier) deliver(ctx context.Context, ev channelEvent, keep func()) er
 		delete(n.waiters, key)
 		n.mu.Unlock()
 	}()
-	if err := n.enqueue(ctx, ev); err != nil {
+	if err := n.notify(ctx, ev); err != nil {
 		if ctx.Err() == nil {
 			keep()
 		}
@@ -143,7 +137,11 @@ func (n *notifier) deliver(ctx context.Context, ev channelEvent, keep func()) er
 	}
 }
 
-func (n *notifier) enqueue(ctx context.Context, ev channelEvent) error {
+// notify queues an event for Claude Code once it has initialized, waiting
+// up to writeTimeout for room in mcp-go's queue. System events, state
+// changes and the count line use it directly; deliver adds the wait for
+// the write.
+func (n *notifier) notify(ctx context.Context, ev channelEvent) error {
 	select {
 	case <-n.ready:
 	case <-ctx.Done():

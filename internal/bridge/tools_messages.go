@@ -174,13 +174,7 @@ func (b *Bridge) ackAll(ctx context.Context, items []kept) int {
 	}
 	failed := 0
 	for l, batch := range ids {
-		actx := ctx
-		if !l.c.Connected() { // don't wait: Ack counts them now and the resume confirms them
-			var cancel context.CancelFunc
-			actx, cancel = context.WithCancel(ctx)
-			cancel()
-		}
-		if err := l.c.Ack(actx, batch...); err != nil {
+		if err := l.c.Ack(ctx, batch...); err != nil {
 			failed += len(batch)
 		}
 	}

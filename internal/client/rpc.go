@@ -190,16 +190,19 @@ func (c *Client) Hold(messageIDs ...string) {
 }
 
 // Ack confirms delivery of pushes the caller took itself (FetchPending) or
-// kept from its Handler (ErrKeep). The ids count as accepted at once, even
-// when no connection is live or the write fails: a redelivery after the
-// next resume is then re-acked by the dedup, never handed over again.
+// kept from its Handler (ErrKeep). The ids count as accepted at once; with
+// no live connection Ack returns errOffline without waiting, because a
+// redelivery after the next resume is then re-acked by the dedup, never
+// handed over again.
 func (c *Client) Ack(ctx context.Context, messageIDs ...string) error {
 	for _, id := range messageIDs {
 		c.dedup.accept(id)
 	}
-	cn, err := c.current(ctx)
-	if err != nil {
-		return err
+	c.mu.Lock()
+	cn := c.cur
+	c.mu.Unlock()
+	if cn == nil {
+		return fmt.Errorf("client_ack: %w (confirmed after the next resume)", errOffline)
 	}
 	for _, id := range messageIDs {
 		if err := cn.write(ctx, map[string]any{"type": protocol.TypeClientAck, "messageId": id}); err != nil {
