@@ -9,6 +9,7 @@
 //	Broker.groupsMu -> memberCache.mu; groupsMu is never held with hub.mu or a session.mu.
 //	hookGate.mu is a leaf.
 //	cluster.mu and cluster.schedMu are leaves.
+//	Broker.connMu is a leaf (admitConn and the start of Shutdown).
 //
 // Goroutines per connection: one reader (handles frames in order), one
 // writer (drains the bounded write queue), one syncer (loads backlog from the
@@ -131,8 +132,12 @@ type Broker struct {
 	ctx      context.Context // cancelled at shutdown; parent of every connection
 	cancel   context.CancelFunc
 	draining atomic.Bool
-	conns    sync.WaitGroup // connection goroutines
-	loops    sync.WaitGroup // background loops
+	// conns counts connection goroutines. connMu orders every conns.Add
+	// before Shutdown's Wait: a WaitGroup must not grow from zero while
+	// someone waits, and an upgrade may race the drain.
+	connMu sync.Mutex
+	conns  sync.WaitGroup
+	loops  sync.WaitGroup // background loops
 }
 
 // New builds a broker; Start runs its background loops.
@@ -188,7 +193,10 @@ func (b *Broker) Handler() http.Handler {
 // committer flush what it accepted, end presences, stop loops. The store is
 // left open for the caller to close.
 func (b *Broker) Shutdown(ctx context.Context) error {
-	if b.draining.Swap(true) {
+	b.connMu.Lock()
+	already := b.draining.Swap(true)
+	b.connMu.Unlock()
+	if already {
 		return nil
 	}
 	// Sends arriving from now on are refused with unavailable; the ones

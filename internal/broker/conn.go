@@ -17,18 +17,18 @@ import (
 var errTooLarge = errors.New("frame over the size cap")
 
 func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
-	if b.draining.Load() {
+	if !b.admitConn() {
 		http.Error(w, "broker is shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		b.conns.Done()
 		return // Accept already wrote the HTTP error
 	}
 	// Frames up to this hard limit are read and dropped with too_large; past
 	// it the library closes with 1009 so a hostile peer cannot stream forever.
 	ws.SetReadLimit(int64(max(16*b.cfg.MaxMessageBytes, 1<<20)))
-	b.conns.Add(1)
 	ctx, cancel := context.WithCancel(b.ctx)
 	s, err := b.authenticate(ctx, ws, r.RemoteAddr)
 	if err != nil {
@@ -45,6 +45,17 @@ func (b *Broker) serveWS(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		b.runSession(ctx, s)
 	}()
+}
+
+// admitConn counts a new connection unless the broker is draining.
+func (b *Broker) admitConn() bool {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	if b.draining.Load() {
+		return false
+	}
+	b.conns.Add(1)
+	return true
 }
 
 // readFrame reads one text frame, enforcing the size cap without closing.
